@@ -1,0 +1,503 @@
+"""HttpProtocol: one HTTP/1.1 connection on an asyncio transport.
+
+It moves bytes between the transport and the sans-IO :class:`RequestParser`,
+queues pipelined requests (answered strictly in order), runs one injected
+``handle`` coroutine per request, and owns the connection's timers, flow
+control and shutdown.  It knows nothing of Request or Response objects: the
+web layer's ``handle`` builds those and writes the response through a
+:class:`ResponseWriter`.
+
+Connection states (see docs/design.md for the diagram)::
+
+    IDLE ──first byte──▶ HEAD ──head parsed──▶ BUSY ──response done──▶ IDLE
+      │                   │                     │ (keep-alive, queue empty)
+      └─keepalive_timeout─┴─head_timeout (408)──┴──▶ CLOSED
+
+While BUSY, further pipelined requests are parsed and queued (reading pauses
+once ``max_pipelined`` wait); a protocol error stops parsing, lets queued
+requests finish, then answers the error and closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from .._proto.errors import ProtocolError, RequestPayloadError
+from .._proto.h1 import RequestHead, RequestParser
+from .._proto.serialize import build_error_response
+from .._util.dates import DateCache
+from .config import ServerConfig
+from .streams import EMPTY_PAYLOAD, StreamReader
+from .writer import ResponseWriter
+
+if TYPE_CHECKING:
+    from .registry import ConnectionRegistry
+
+__all__ = ("Handle", "HttpProtocol")
+
+log = logging.getLogger("heron.server")
+
+#: The web layer's entry point: answer one request, return whether to keep the connection.
+Handle = Callable[["HttpProtocol", RequestHead, StreamReader], Awaitable[bool]]
+
+IDLE, HEAD, BUSY, CLOSED = "IDLE", "HEAD", "BUSY", "CLOSED"
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class HttpProtocol(asyncio.Protocol):
+    """One client connection.  Created by the server's protocol factory."""
+
+    __slots__ = (
+        "_config",
+        "_registry",
+        "_handle",
+        "_loop",
+        "_dates",
+        "transport",
+        "_parser",
+        "_state",
+        "_queue",
+        "_receiving",
+        "_task",
+        "_deadline",
+        "_timer",
+        "_error",
+        "_error_needs_response",
+        "_body_paused",
+        "_reading_paused",
+        "_write_paused",
+        "_drain_waiter",
+        "_upgrade_buffer",
+        "_upgraded",
+        "_discard_waiter",
+        "_discard_budget",
+        "_peer_eof",
+        "_closing",
+        "_requests",
+    )
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        registry: ConnectionRegistry,
+        handle: Handle,
+        dates: DateCache,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._config = config
+        self._registry = registry
+        self._handle = handle
+        self._dates = dates
+        self._loop = loop
+        self.transport: asyncio.Transport | None = None
+        self._parser = RequestParser(
+            self,
+            max_line_size=config.max_line_size,
+            max_field_size=config.max_field_size,
+            max_headers=config.max_headers,
+        )
+        self._state = IDLE
+        self._queue: collections.deque[tuple[RequestHead, StreamReader]] = collections.deque()
+        self._receiving: StreamReader | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._error: ProtocolError | None = None
+        self._error_needs_response = False
+        self._body_paused = False
+        self._reading_paused = False
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._upgrade_buffer: bytearray | None = None
+        self._upgraded: Callable[[bytes], None] | None = None
+        self._discard_waiter: asyncio.Future[bool] | None = None
+        self._discard_budget = 0
+        self._peer_eof = False
+        self._closing = False
+        #: Requests handled on this connection so far.
+        self._requests = 0
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def state(self) -> str:
+        """IDLE, HEAD, BUSY or CLOSED."""
+        return self._state
+
+    @property
+    def is_idle(self) -> bool:
+        """True between requests (nothing in flight or queued)."""
+        return self._state in (IDLE, HEAD) and self._task is None and not self._queue
+
+    @property
+    def config(self) -> ServerConfig:
+        return self._config
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The task running the current request's handler, if any."""
+        return self._task
+
+    def date(self) -> str:
+        """The current ``Date`` header value."""
+        return self._dates.get()
+
+    def make_writer(self, head: RequestHead) -> ResponseWriter:
+        """A writer for the response to ``head``."""
+        return ResponseWriter(self, head_only=head.method == "HEAD")
+
+    def write_continue(self) -> None:
+        """Send ``100 Continue`` (an ``Expect: 100-continue`` request may send its body)."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(_CONTINUE)
+
+    def upgrade(self, on_data: Callable[[bytes], None]) -> bytes:
+        """Hand the connection to another protocol after a 101 response.
+
+        Returns the bytes that arrived after the upgrade request; from now on
+        incoming bytes go to ``on_data``.
+        """
+        buffered = bytes(self._upgrade_buffer or b"")
+        self._upgrade_buffer = None
+        self._upgraded = on_data
+        self._update_reading()
+        return buffered
+
+    def close(self) -> None:
+        """Close the connection now (in-flight work is not waited for)."""
+        self._closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def begin_shutdown(self) -> None:
+        """Finish the request in flight (if any), then close instead of reading more."""
+        self._closing = True
+        if self.is_idle:
+            self.close()
+
+    async def wait_writable(self) -> None:
+        """Wait while the transport's write buffer is full (at most ``write_timeout``)."""
+        if not self._write_paused:
+            return
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("Connection lost")
+        waiter = self._drain_waiter
+        if waiter is None:
+            waiter = self._drain_waiter = self._loop.create_future()
+        handle = self._loop.call_later(self._config.write_timeout, _expire_drain, waiter)
+        try:
+            await asyncio.shield(waiter)
+        except asyncio.TimeoutError:
+            # The peer stopped reading: free the buffer rather than hold it.
+            log.info("Write timeout: closing connection to a peer that stopped reading")
+            transport.abort()
+            raise
+        finally:
+            handle.cancel()
+
+    # ------------------------------------------------------------------ asyncio callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self._registry.add(self)
+        if self._config.tcp_keepalive:
+            sock = transport.get_extra_info("socket")
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                except OSError:
+                    pass
+        if self._registry.closing:
+            self.close()
+            return
+        self._set_deadline(self._config.keepalive_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        if self._upgraded is not None:
+            self._upgraded(data)
+            return
+        if self._upgrade_buffer is not None:
+            self._upgrade_buffer += data
+            self._update_reading()
+            return
+        if self._error is not None or self._state is CLOSED:
+            return
+        if self._state is IDLE:
+            self._state = HEAD
+            self._set_deadline(self._config.head_timeout)
+        try:
+            tail = self._parser.feed(data)
+        except ProtocolError as exc:
+            self._fail(exc)
+            return
+        if tail is not None:
+            self._upgrade_buffer = bytearray(tail)
+            self._update_reading()
+        if self._task is None and self._queue:
+            self._start_next()
+
+    def eof_received(self) -> bool:
+        self._peer_eof = True
+        receiving = self._receiving
+        if receiving is not None:
+            self._receiving = None
+            receiving.set_exception(RequestPayloadError("Connection closed while reading body"))
+        if self._task is None and not self._queue:
+            self.close()
+            return False
+        # Keep the transport open so in-flight responses can still be written.
+        return True
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._state = CLOSED
+        self._closing = True
+        self._registry.remove(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        receiving = self._receiving
+        if receiving is not None:
+            self._receiving = None
+            receiving.set_exception(RequestPayloadError("Connection lost"))
+        self._queue.clear()
+        waiter = self._drain_waiter
+        if waiter is not None:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_exception(ConnectionResetError("Connection lost"))
+        discard = self._discard_waiter
+        if discard is not None and not discard.done():
+            discard.set_result(False)
+        if self._config.handler_cancellation and self._task is not None:
+            self._task.cancel()
+        upgraded = self._upgraded
+        if upgraded is not None:
+            self._upgraded = None
+            upgraded(b"")
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        waiter = self._drain_waiter
+        if waiter is not None:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # ------------------------------------------------------------------ flow control (StreamReader)
+
+    def pause_reading(self) -> None:
+        self._body_paused = True
+        self._update_reading()
+
+    def resume_reading(self) -> None:
+        self._body_paused = False
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        transport = self.transport
+        if transport is None or self._state is CLOSED:
+            return
+        upgrade_buffer = self._upgrade_buffer
+        pause = (
+            self._body_paused
+            or len(self._queue) > self._config.max_pipelined
+            or (upgrade_buffer is not None and len(upgrade_buffer) > self._config.read_bufsize)
+        )
+        if pause != self._reading_paused:
+            self._reading_paused = pause
+            try:
+                if pause:
+                    transport.pause_reading()
+                else:
+                    transport.resume_reading()
+            except (RuntimeError, AttributeError):  # closing transports refuse
+                pass
+
+    # ------------------------------------------------------------------ parser events (RequestSink)
+
+    def on_request_head(self, head: RequestHead) -> None:
+        if head.has_body:
+            payload = StreamReader(
+                self,
+                self._config.read_bufsize,
+                timeout=self._config.body_timeout,
+                loop=self._loop,
+            )
+        else:
+            payload = EMPTY_PAYLOAD
+        self._receiving = payload
+        self._queue.append((head, payload))
+        if len(self._queue) > self._config.max_pipelined:
+            self._update_reading()
+
+    def on_request_body(self, data: bytes) -> None:
+        if self._discard_waiter is not None:
+            self._discard_budget -= len(data)
+            if self._discard_budget < 0:
+                self._finish_discard(False)
+            return
+        receiving = self._receiving
+        if receiving is not None:
+            receiving.feed_data(data)
+
+    def on_request_end(self, head: RequestHead) -> None:
+        receiving = self._receiving
+        self._receiving = None
+        if self._discard_waiter is not None:
+            self._finish_discard(True)
+        elif receiving is not None:
+            receiving.feed_eof()
+
+    # ------------------------------------------------------------------ request lifecycle
+
+    def _start_next(self) -> None:
+        head, payload = self._queue.popleft()
+        self._update_reading()
+        self._state = BUSY
+        self._deadline = None
+        self._task = self._loop.create_task(self._run(head, payload))
+
+    async def _run(self, head: RequestHead, payload: StreamReader) -> None:
+        keep_alive = False
+        try:
+            keep_alive = await self._handle(self, head, payload)
+        except asyncio.CancelledError:
+            keep_alive = False
+        except Exception:  # the web layer answers errors itself; this is a last resort
+            log.exception("Unhandled error while handling a request")
+            keep_alive = False
+        self._requests += 1
+        if keep_alive and not payload.is_eof() and payload is self._receiving:
+            keep_alive = await self._discard_body(payload)
+        self._task = None
+        self._after_response(keep_alive)
+
+    def _after_response(self, keep_alive: bool) -> None:
+        transport = self.transport
+        if self._state is CLOSED or transport is None or transport.is_closing():
+            return
+        if self._upgraded is not None:
+            return
+        if self._upgrade_buffer is not None:
+            # The upgrade was declined: what followed the request is HTTP again.
+            pending = bytes(self._upgrade_buffer)
+            self._upgrade_buffer = None
+            self._parser = self._new_parser()
+            if keep_alive and pending:
+                self._state = IDLE
+                self.data_received(pending)
+                if self._task is not None or self._state is CLOSED:
+                    return
+        if not keep_alive or (self._peer_eof and not self._queue):
+            self.close()
+            return
+        if self._queue:
+            # Requests parsed before a shutdown began are still answered.
+            self._start_next()
+            return
+        if self._error is not None:
+            self._answer_error(self._error)
+            return
+        if self._closing:
+            self.close()
+            return
+        self._state = IDLE
+        self._set_deadline(self._config.keepalive_timeout)
+        self._update_reading()
+
+    async def _discard_body(self, payload: StreamReader) -> bool:
+        """Read and drop what is left of an unread body; True if the connection is reusable."""
+        payload.set_exception(RequestPayloadError("Body discarded after the response"))
+        self._discard_budget = self._config.lingering_limit
+        waiter = self._discard_waiter = self._loop.create_future()
+        self._body_paused = False
+        self._update_reading()
+        handle = self._loop.call_later(self._config.lingering_time, self._finish_discard, False)
+        try:
+            return await waiter
+        finally:
+            handle.cancel()
+            self._discard_waiter = None
+
+    def _finish_discard(self, ok: bool) -> None:
+        waiter = self._discard_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(ok)
+
+    def _new_parser(self) -> RequestParser:
+        config = self._config
+        return RequestParser(
+            self,
+            max_line_size=config.max_line_size,
+            max_field_size=config.max_field_size,
+            max_headers=config.max_headers,
+        )
+
+    # ------------------------------------------------------------------ errors and timers
+
+    def _fail(self, exc: ProtocolError) -> None:
+        """The peer broke the protocol: stop parsing, answer once in order, close."""
+        self._error = exc
+        receiving = self._receiving
+        if receiving is not None and receiving is not EMPTY_PAYLOAD:
+            # The error is in the body of a request already queued or running.
+            self._receiving = None
+            receiving.set_exception(RequestPayloadError(exc.reason))
+            self._error_needs_response = False
+        else:
+            self._error_needs_response = True
+        self._body_paused = True
+        self._update_reading()
+        if self._task is None:
+            if self._queue:
+                self._start_next()
+            else:
+                self._answer_error(exc)
+
+    def _answer_error(self, exc: ProtocolError) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            if self._error_needs_response:
+                transport.write(
+                    build_error_response(exc, self._config.server_header, self._dates.get())
+                )
+        self.close()
+
+    def _set_deadline(self, timeout: float) -> None:
+        # PERF: one timer per connection, re-armed lazily, instead of a
+        # call_later/cancel pair per request ("plaintext" keep-alive).
+        when = self._loop.time() + timeout
+        self._deadline = when
+        if self._timer is None:
+            self._timer = self._loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None or self._state is CLOSED:
+            return
+        if self._loop.time() < deadline:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+            return
+        self._deadline = None
+        if self._state is HEAD and self._task is None:
+            self._error_needs_response = True
+            self._answer_error(ProtocolError(408, "Request head not received in time"))
+        elif self._task is None and not self._queue:
+            self.close()
+
+
+def _expire_drain(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(asyncio.TimeoutError())

@@ -1,0 +1,370 @@
+"""Sans-IO HTTP/1.1 request parsing over llhttp (httptools).
+
+``RequestParser`` turns bytes into three coarse events delivered to a sink:
+one :class:`RequestHead` per request, body bytes, and the end of the message.
+It never touches a socket, a loop or a timer: tests feed it bytes and record
+the events.  It is strict where llhttp alone would be lenient (see
+``docs/design.md``): HTTP versions other than 1.0/1.1, a missing or repeated
+``Host``, repeated singleton headers, transfer codings other than ``chunked``,
+an upgrade request that carries a body, and absolute-form targets whose
+authority disagrees with ``Host`` are all protocol errors.  Every buffer it
+holds is bounded by the limits it is given.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import httptools
+
+from .errors import ProtocolError
+
+__all__ = ("HttpVersion", "RequestHead", "RequestParser", "RequestSink")
+
+
+class HttpVersion(tuple[int, int]):
+    """``(major, minor)`` with aiohttp's attribute names."""
+
+    __slots__ = ()
+
+    def __new__(cls, major: int, minor: int) -> HttpVersion:
+        return tuple.__new__(cls, (major, minor))
+
+    @property
+    def major(self) -> int:
+        return self[0]
+
+    @property
+    def minor(self) -> int:
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"HttpVersion(major={self[0]}, minor={self[1]})"
+
+
+HTTP10 = HttpVersion(1, 0)
+HTTP11 = HttpVersion(1, 1)
+_VERSIONS = {"1.1": HTTP11, "1.0": HTTP10}
+
+# Request headers that may appear at most once (RFC 9110 singletons, plus
+# Transfer-Encoding, which heron accepts only as a single "chunked").  A second
+# copy is how request smuggling and host-routing bypasses start.
+_SINGLETONS = frozenset(
+    {
+        b"host",
+        b"content-length",
+        b"content-type",
+        b"content-range",
+        b"content-location",
+        b"transfer-encoding",
+        b"authorization",
+        b"proxy-authorization",
+        b"max-forwards",
+        b"if-modified-since",
+        b"if-unmodified-since",
+        b"if-range",
+        b"range",
+        b"expect",
+    }
+)
+
+
+class RequestHead:
+    """Everything known about a request once its head is parsed.
+
+    ``raw_headers`` keeps the bytes as received; the web layer builds its
+    header mapping from them lazily.  ``target`` is the request-target as sent
+    (origin-form for nearly every request); ``path`` is the origin-form
+    path-and-query to route on (for an absolute-form target, its path part).
+    """
+
+    __slots__ = (
+        "method",
+        "target",
+        "path",
+        "version",
+        "raw_headers",
+        "keep_alive",
+        "upgrade",
+        "chunked",
+        "content_length",
+        "host",
+        "expect",
+        "trailers",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        target: str,
+        path: str,
+        version: HttpVersion,
+        raw_headers: list[tuple[bytes, bytes]],
+        keep_alive: bool,
+        upgrade: bool,
+        chunked: bool,
+        content_length: int | None,
+        host: bytes | None,
+        expect: bytes | None,
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.path = path
+        self.version = version
+        self.raw_headers = raw_headers
+        self.keep_alive = keep_alive
+        self.upgrade = upgrade
+        self.chunked = chunked
+        self.content_length = content_length
+        self.host = host
+        self.expect = expect
+        self.trailers: list[tuple[bytes, bytes]] = []
+
+    @property
+    def has_body(self) -> bool:
+        """True when a body follows the head (chunked, or a non-zero length)."""
+        return self.chunked or bool(self.content_length)
+
+    def __repr__(self) -> str:
+        return f"<RequestHead {self.method} {self.target} HTTP/{self.version[0]}.{self.version[1]}>"
+
+
+class RequestSink(Protocol):
+    """Where a RequestParser delivers its events."""
+
+    def on_request_head(self, head: RequestHead) -> None: ...
+
+    def on_request_body(self, data: bytes) -> None: ...
+
+    def on_request_end(self, head: RequestHead) -> None: ...
+
+
+class RequestParser:
+    """Feed bytes in with :meth:`feed`; events go to ``sink``.
+
+    ``feed`` raises :class:`ProtocolError` on any violation; after that the
+    parser is unusable and the connection must be answered and closed.  When
+    a request asks to switch protocols (``Upgrade`` or ``CONNECT``) parsing
+    stops after its head and ``feed`` returns the bytes that follow it; they
+    belong to the next protocol, or, if the server declines the upgrade, to a
+    new parser.
+    """
+
+    __slots__ = (
+        "_sink",
+        "_parser",
+        "_max_line",
+        "_max_field",
+        "_max_headers",
+        "_pending_limit",
+        "_url",
+        "_headers",
+        "_in_head",
+        "_head",
+        "_head_bytes",
+        "_accounted",
+        "_seen",
+        "_host",
+        "_expect",
+        "_te",
+        "_content_length",
+        "_body_parts",
+    )
+
+    def __init__(
+        self,
+        sink: RequestSink,
+        *,
+        max_line_size: int = 8190,
+        max_field_size: int = 8190,
+        max_headers: int = 128,
+    ) -> None:
+        self._sink = sink
+        self._parser = httptools.HttpRequestParser(self)
+        self._max_line = max_line_size
+        self._max_field = max_field_size
+        self._max_headers = max_headers
+        # How many head bytes may sit unaccounted for (a field still arriving).
+        self._pending_limit = max(max_line_size, 2 * max_field_size) + 1024
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._in_head = False
+        self._head: RequestHead | None = None
+        self._head_bytes = 0
+        self._accounted = 0
+        self._seen: set[bytes] = set()
+        self._host: bytes | None = None
+        self._expect: bytes | None = None
+        self._te: bytes | None = None
+        self._content_length: int | None = None
+        self._body_parts: list[bytes] = []
+
+    # ------------------------------------------------------------------ public
+
+    def feed(self, data: bytes) -> bytes | None:
+        """Parse ``data``; return the unparsed tail after an upgrade request, else None."""
+        if self._in_head:
+            self._head_bytes += len(data)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            self._flush_body()
+            offset: int = exc.args[0]
+            return data[offset:]
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, ProtocolError):
+                raise cause from None
+            raise ProtocolError(400, "Bad request") from cause
+        except httptools.HttpParserInvalidMethodError:
+            raise ProtocolError(400, "Invalid method") from None
+        except httptools.HttpParserInvalidURLError:
+            raise ProtocolError(400, "Invalid request target") from None
+        except httptools.HttpParserError as exc:
+            raise ProtocolError(400, _reason(exc)) from None
+        self._flush_body()
+        if self._in_head and self._head_bytes - self._accounted > self._pending_limit:
+            raise ProtocolError(431, "Request header field too large")
+        return None
+
+    # ------------------------------------------------------------------ llhttp callbacks
+
+    def on_message_begin(self) -> None:
+        self._in_head = True
+        self._head_bytes = 0
+        self._accounted = 0
+        self._url = b""
+        self._headers = []
+        self._seen = set()
+        self._host = None
+        self._expect = None
+        self._te = None
+        self._content_length = None
+
+    def on_url(self, url: bytes) -> None:
+        url = self._url + url if self._url else url
+        if len(url) > self._max_line:
+            raise ProtocolError(414, "Request-URI too long")
+        self._url = url
+        self._accounted += len(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if len(name) > self._max_field or len(value) > self._max_field:
+            raise ProtocolError(431, "Request header field too large")
+        if self._head is not None:
+            # A field after the head is a trailer of a chunked body.
+            trailers = self._head.trailers
+            if len(trailers) >= self._max_headers:
+                raise ProtocolError(431, "Too many trailer fields")
+            trailers.append((name, value))
+            return
+        headers = self._headers
+        if len(headers) >= self._max_headers:
+            raise ProtocolError(431, "Too many header fields")
+        headers.append((name, value))
+        self._accounted += len(name) + len(value) + 4
+        lname = name.lower()
+        if lname in _SINGLETONS:
+            if lname in self._seen:
+                raise ProtocolError(400, f"Duplicate {name.decode('ascii', 'replace')} header")
+            self._seen.add(lname)
+            if lname == b"host":
+                self._host = value
+            elif lname == b"transfer-encoding":
+                self._te = value
+            elif lname == b"expect":
+                self._expect = value
+            elif lname == b"content-length":
+                # llhttp has checked it is all ASCII digits.
+                self._content_length = int(value)
+
+    def on_headers_complete(self) -> None:
+        parser = self._parser
+        self._in_head = False
+        raw_version = parser.get_http_version()
+        version = _VERSIONS.get(raw_version)
+        if version is None:
+            # HTTP/0.9 is not spoken at all; other majors are refused by name.
+            if raw_version.startswith("0."):
+                raise ProtocolError(400, "Bad HTTP version")
+            raise ProtocolError(505, "HTTP version not supported")
+        method = parser.get_method().decode("ascii")
+        chunked = False
+        if self._te is not None:
+            if self._te.strip().lower() != b"chunked":
+                raise ProtocolError(501, "Unsupported transfer coding")
+            chunked = True
+        host = self._host
+        if host is None and version is HTTP11:
+            raise ProtocolError(400, "Missing Host header")
+        upgrade = parser.should_upgrade()
+        if upgrade and (chunked or self._content_length):
+            raise ProtocolError(400, "Upgrade request with a body")
+        target = self._url.decode("utf-8", "surrogateescape")
+        path = target
+        if not target.startswith("/"):
+            path = _origin_form(method, target, host)
+        head = RequestHead(
+            method,
+            target,
+            path,
+            version,
+            self._headers,
+            parser.should_keep_alive(),
+            upgrade,
+            chunked,
+            self._content_length,
+            host,
+            self._expect if version is HTTP11 else None,
+        )
+        self._head = head
+        self._sink.on_request_head(head)
+
+    def on_body(self, body: bytes) -> None:
+        # PERF: coalesce a feed's body pieces into one event ("4 KiB POST echo";
+        # and a body of one-byte chunks costs one StreamReader append per read).
+        self._body_parts.append(body)
+
+    def on_message_complete(self) -> None:
+        self._flush_body()
+        head = self._head
+        self._head = None
+        if head is not None:
+            self._sink.on_request_end(head)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _flush_body(self) -> None:
+        parts = self._body_parts
+        if parts:
+            data = parts[0] if len(parts) == 1 else b"".join(parts)
+            parts.clear()
+            self._sink.on_request_body(data)
+
+
+def _origin_form(method: str, target: str, host: bytes | None) -> str:
+    """The path to route on for a request-target that is not origin-form."""
+    if target == "*" and method == "OPTIONS":
+        return target
+    if method == "CONNECT":
+        return target
+    lower = target[:8].lower()
+    if lower.startswith("http://"):
+        rest = target[7:]
+    elif lower.startswith("https://"):
+        rest = target[8:]
+    else:
+        raise ProtocolError(400, "Invalid request target")
+    slash = rest.find("/")
+    authority, path = (rest, "/") if slash < 0 else (rest[:slash], rest[slash:])
+    # The scheme of an absolute-form target is never trusted; its authority must
+    # agree with Host so that host-based routing cannot be bypassed.
+    if host is None or authority.lower().encode("utf-8", "surrogateescape") != host.lower():
+        raise ProtocolError(400, "Request target does not match Host")
+    return path
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or "Bad request"
+    # llhttp's messages are short ASCII sentences; keep them single-line.
+    return text.replace("\r", " ").replace("\n", " ")[:120]

@@ -1,0 +1,647 @@
+"""BaseRequest and Request: aiohttp's request API over a parsed RequestHead.
+
+The request keeps the raw head from the parser; headers, URL, query and
+cookies are built on first access (``reify``), so a handler pays only for
+what it reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections import ChainMap
+import json
+import socket
+import string
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from email.utils import parsedate_to_datetime
+from http.cookies import CookieError, SimpleCookie
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import parse_qsl
+
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
+from yarl import URL
+
+from .. import hdrs
+from .._io.streams import EMPTY_PAYLOAD, StreamReader
+from .._io.writer import ResponseWriter
+from .._proto.h1 import HttpVersion, RequestHead
+from .._util.reify import reify
+from .exceptions import HTTPRequestEntityTooLarge
+from .response import ETag
+
+if TYPE_CHECKING:
+    from .._io.protocol import HttpProtocol
+    from .app import Application
+    from .response import StreamResponse
+
+__all__ = ("BaseRequest", "FileField", "Request")
+
+_TOKEN = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~")
+
+
+class FileField(NamedTuple):
+    """An uploaded file from a multipart form."""
+
+    name: str
+    filename: str
+    file: Any
+    content_type: str
+    headers: CIMultiDictProxy[str]
+
+
+def _decode(value: bytes) -> str:
+    return value.decode("utf-8", "surrogateescape")
+
+
+class BaseRequest(MutableMapping[str, Any]):
+    """An incoming HTTP request; also a dict for per-request state."""
+
+    POST_METHODS = frozenset(
+        {hdrs.METH_PATCH, hdrs.METH_POST, hdrs.METH_PUT, hdrs.METH_TRACE, hdrs.METH_DELETE}
+    )
+
+    def __init__(
+        self,
+        head: RequestHead,
+        payload: StreamReader,
+        protocol: HttpProtocol,
+        payload_writer: ResponseWriter,
+        task: asyncio.Task[None] | None,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        client_max_size: int = 1024**2,
+        client_max_fields: int = 1000,
+        state: dict[str, Any] | None = None,
+        scheme: str | None = None,
+        host: str | None = None,
+        remote: str | None = None,
+    ) -> None:
+        self._head = head
+        self._method = head.method
+        self._payload = payload
+        self._protocol = protocol
+        self._payload_writer = payload_writer
+        self._task = task
+        self._loop = loop
+        self._client_max_size = client_max_size
+        self._client_max_fields = client_max_fields
+        self._state: dict[str, Any] = {} if state is None else state
+        self._read_bytes: bytes | None = None
+        self._post: MultiDictProxy[Any] | None = None
+        if scheme is not None:
+            self.__dict__["scheme"] = scheme
+        if host is not None:
+            self.__dict__["host"] = host
+        if remote is not None:
+            self.__dict__["remote"] = remote
+
+    # ------------------------------------------------------------------ hooks for the server
+
+    @property
+    def _has_prepare_hooks(self) -> bool:
+        return False
+
+    async def _prepare_hook(self, response: StreamResponse) -> None:
+        return None
+
+    # ------------------------------------------------------------------ clone
+
+    def clone(
+        self,
+        *,
+        method: str | None = None,
+        rel_url: str | URL | None = None,
+        headers: Any = None,
+        scheme: str | None = None,
+        host: str | None = None,
+        remote: str | None = None,
+        client_max_size: int | None = None,
+        client_max_fields: int | None = None,
+    ) -> BaseRequest:
+        """A copy of this request with some fields replaced (the body is shared)."""
+        head = self._head
+        new_raw = head.raw_headers
+        if headers is not None:
+            new_raw = [
+                (str(k).encode("utf-8"), str(v).encode("utf-8"))
+                for k, v in CIMultiDict(headers).items()
+            ]
+        target = head.target
+        path = head.path
+        if rel_url is not None:
+            url = URL(rel_url) if not isinstance(rel_url, URL) else rel_url
+            if url.is_absolute():
+                raise ValueError("rel_url should be a relative URL")
+            target = path = str(url)
+        new_head = RequestHead(
+            method if method is not None else head.method,
+            target,
+            path,
+            head.version,
+            new_raw,
+            head.keep_alive,
+            head.upgrade,
+            head.chunked,
+            head.content_length,
+            head.host,
+            head.expect,
+        )
+        clone = self._clone_into(new_head)
+        clone._read_bytes = self._read_bytes
+        for key, value in (("scheme", scheme), ("host", host), ("remote", remote)):
+            if value is not None:
+                clone.__dict__[key] = value
+            elif key in self.__dict__:
+                clone.__dict__[key] = self.__dict__[key]
+        if client_max_size is not None:
+            clone._client_max_size = client_max_size
+        if client_max_fields is not None:
+            clone._client_max_fields = client_max_fields
+        return clone
+
+    def _clone_into(self, head: RequestHead) -> BaseRequest:
+        return BaseRequest(
+            head,
+            self._payload,
+            self._protocol,
+            self._payload_writer,
+            self._task,
+            self._loop,
+            client_max_size=self._client_max_size,
+            client_max_fields=self._client_max_fields,
+            state=self._state.copy(),
+        )
+
+    # ------------------------------------------------------------------ connection
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
+
+    @property
+    def protocol(self) -> HttpProtocol:
+        return self._protocol
+
+    @property
+    def transport(self) -> asyncio.Transport | None:
+        return self._protocol.transport
+
+    @property
+    def writer(self) -> ResponseWriter:
+        return self._payload_writer
+
+    @property
+    def client_max_size(self) -> int:
+        return self._client_max_size
+
+    @property
+    def client_max_fields(self) -> int:
+        return self._client_max_fields
+
+    @property
+    def message(self) -> RequestHead:
+        return self._head
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        transport = self._protocol.transport
+        if transport is None:
+            return default
+        return transport.get_extra_info(name, default)
+
+    @reify
+    def secure(self) -> bool:
+        """True for requests that came over TLS."""
+        return self.scheme == "https"
+
+    @reify
+    def scheme(self) -> str:
+        """``https`` when the connection uses TLS, else ``http`` (never from the request)."""
+        transport = self._protocol.transport
+        if transport is not None and transport.get_extra_info("sslcontext") is not None:
+            return "https"
+        return "http"
+
+    @reify
+    def forwarded(self) -> tuple[Mapping[str, str], ...]:
+        """The ``Forwarded`` header (RFC 7239) as a tuple of read-only mappings."""
+        elems: list[Mapping[str, str]] = []
+        for field in self.headers.getall(hdrs.FORWARDED, ()):
+            for element in field.split(","):
+                pairs: dict[str, str] = {}
+                for pair in element.split(";"):
+                    key, sep, value = pair.strip().partition("=")
+                    if sep and key and all(c in _TOKEN for c in key):
+                        value = value.strip()
+                        if len(value) >= 2 and value[0] == value[-1] == '"':
+                            value = value[1:-1].replace('\\"', '"')
+                        pairs[key.lower()] = value
+                elems.append(MappingProxyType(pairs))
+        return tuple(elems)
+
+    @reify
+    def host(self) -> str:
+        """The ``Host`` header, or this machine's name for HTTP/1.0 without one."""
+        host = self._head.host
+        if host is not None:
+            return _decode(host)
+        return socket.getfqdn()
+
+    @reify
+    def remote(self) -> str | None:
+        """The peer's address (IP for TCP)."""
+        transport = self._protocol.transport
+        if transport is None:
+            return None
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, (list, tuple)):
+            return str(peer[0])
+        return str(peer) if peer is not None else None
+
+    # ------------------------------------------------------------------ request line
+
+    @property
+    def method(self) -> str:
+        return self._method
+
+    @property
+    def version(self) -> HttpVersion:
+        return self._head.version
+
+    @property
+    def raw_path(self) -> str:
+        """The request target as sent, percent-encoded, with its query string."""
+        return self._head.path
+
+    @reify
+    def rel_url(self) -> URL:
+        """The path and query as a relative ``yarl.URL``."""
+        path, _, query = self._head.path.partition("?")
+        return URL.build(path=path, query_string=query, encoded=True)
+
+    @reify
+    def url(self) -> URL:
+        """The absolute URL: scheme from the transport, host from the Host header."""
+        return URL.build(scheme=self.scheme, authority=self.host).join(self.rel_url)
+
+    @reify
+    def path(self) -> str:
+        """The decoded path (no query string)."""
+        raw = self._head.path
+        end = raw.find("?")
+        if end >= 0:
+            raw = raw[:end]
+        if "%" not in raw:
+            # PERF: most paths carry no escapes; skip building a URL ("plaintext").
+            return raw
+        return self.rel_url.path
+
+    @reify
+    def path_qs(self) -> str:
+        return str(self.rel_url)
+
+    @reify
+    def query_string(self) -> str:
+        """The query string, decoded."""
+        return self.rel_url.query_string
+
+    @reify
+    def query(self) -> MultiDictProxy[str]:
+        """The query parameters."""
+        _, sep, raw = self._head.path.partition("?")
+        if not sep or not raw:
+            return MultiDictProxy(MultiDict())
+        return self.rel_url.query
+
+    # ------------------------------------------------------------------ headers
+
+    @reify
+    def headers(self) -> CIMultiDictProxy[str]:
+        """The request headers (case-insensitive, multi-valued)."""
+        return CIMultiDictProxy(
+            CIMultiDict([(_decode(name), _decode(value)) for name, value in self._head.raw_headers])
+        )
+
+    @property
+    def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        return tuple(self._head.raw_headers)
+
+    @reify
+    def keep_alive(self) -> bool:
+        """Whether the client allows the connection to be reused."""
+        return self._head.keep_alive
+
+    @reify
+    def cookies(self) -> Mapping[str, str]:
+        """The request cookies (malformed pairs are skipped quietly)."""
+        raw = self.headers.get(hdrs.COOKIE, "")
+        parsed: dict[str, str] = {}
+        if raw:
+            for part in raw.split(";"):
+                name, sep, value = part.strip().partition("=")
+                if not sep or not name or not all(c in _TOKEN for c in name):
+                    continue
+                parsed[name] = _unquote_cookie(value.strip())
+        return MappingProxyType(parsed)
+
+    @reify
+    def content_type(self) -> str:
+        """The media type of the body (``application/octet-stream`` if unset)."""
+        raw = self.headers.get(hdrs.CONTENT_TYPE)
+        if raw is None:
+            return "application/octet-stream"
+        return raw.partition(";")[0].strip().lower()
+
+    @reify
+    def charset(self) -> str | None:
+        raw = self.headers.get(hdrs.CONTENT_TYPE)
+        if raw is None:
+            return None
+        for part in raw.split(";")[1:]:
+            key, sep, value = part.partition("=")
+            if sep and key.strip().lower() == "charset":
+                return value.strip().strip('"').lower() or None
+        return None
+
+    @reify
+    def content_length(self) -> int | None:
+        return self._head.content_length
+
+    @reify
+    def if_modified_since(self) -> datetime.datetime | None:
+        return _parse_date(self.headers.get(hdrs.IF_MODIFIED_SINCE))
+
+    @reify
+    def if_unmodified_since(self) -> datetime.datetime | None:
+        return _parse_date(self.headers.get(hdrs.IF_UNMODIFIED_SINCE))
+
+    @reify
+    def if_range(self) -> datetime.datetime | None:
+        return _parse_date(self.headers.get(hdrs.IF_RANGE))
+
+    @reify
+    def if_match(self) -> tuple[ETag, ...] | None:
+        return _parse_etags(self.headers.get(hdrs.IF_MATCH))
+
+    @reify
+    def if_none_match(self) -> tuple[ETag, ...] | None:
+        return _parse_etags(self.headers.get(hdrs.IF_NONE_MATCH))
+
+    @reify
+    def http_range(self) -> slice:
+        """The ``Range`` header as a slice (single ranges, ASCII digits only)."""
+        raw = self.headers.get(hdrs.RANGE)
+        if raw is None:
+            return slice(None, None, 1)
+        unit, sep, spec = raw.partition("=")
+        start_s, dash, end_s = spec.partition("-")
+        if (
+            unit.strip() != "bytes"
+            or not sep
+            or not dash
+            or not (start_s or end_s)
+            or not all(c in "0123456789" for c in start_s + end_s)
+        ):
+            raise ValueError("range not in acceptable format")
+        start = int(start_s) if start_s else None
+        end = int(end_s) if end_s else None
+        if start is None and end is not None:
+            return slice(-end, None, 1)
+        if start is not None and end is not None:
+            if start > end:
+                raise ValueError("start cannot be after end")
+            return slice(start, end + 1, 1)
+        return slice(start, None, 1)
+
+    # ------------------------------------------------------------------ body
+
+    @property
+    def content(self) -> StreamReader:
+        """The body as a stream."""
+        return self._payload
+
+    @property
+    def body_exists(self) -> bool:
+        """True when the request was sent with a body."""
+        return self._payload is not EMPTY_PAYLOAD
+
+    @property
+    def has_body(self) -> bool:
+        """Deprecated alias of ``can_read_body``."""
+        return not self._payload.at_eof()
+
+    @property
+    def can_read_body(self) -> bool:
+        """True while unread body bytes remain."""
+        return not self._payload.at_eof()
+
+    async def release(self) -> None:
+        """Read and drop the rest of the body."""
+        while not self._payload.at_eof():
+            if not await self._payload.readany():
+                break
+
+    async def read(self) -> bytes:
+        """The whole body; 413 once it exceeds ``client_max_size``."""
+        if self._read_bytes is None:
+            limit = self._client_max_size
+            declared = self._head.content_length
+            if limit and declared is not None and declared > limit:
+                raise HTTPRequestEntityTooLarge(max_size=limit, actual_size=declared)
+            parts = []
+            size = 0
+            payload = self._payload
+            while True:
+                chunk = await payload.readany()
+                if not chunk:
+                    break
+                size += len(chunk)
+                if limit and size > limit:
+                    raise HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+                parts.append(chunk)
+            self._read_bytes = b"".join(parts)
+        return self._read_bytes
+
+    async def text(self) -> str:
+        """The body decoded with its charset (UTF-8 when none is given)."""
+        body = await self.read()
+        encoding = self.charset or "utf-8"
+        try:
+            return body.decode(encoding)
+        except LookupError:
+            return body.decode("utf-8")
+
+    async def json(
+        self,
+        *,
+        loads: Callable[[str], Any] = json.loads,
+        content_type: str | None = "application/json",
+    ) -> Any:
+        """The body parsed as JSON (errors propagate as raised by ``loads``)."""
+        body = await self.text()
+        return loads(body)
+
+    async def post(self) -> MultiDictProxy[Any]:
+        """Form fields from an urlencoded or multipart body."""
+        if self._post is not None:
+            return self._post
+        if self._method not in self.POST_METHODS:
+            self._post = MultiDictProxy(MultiDict())
+            return self._post
+        ctype = self.content_type
+        if ctype == "application/x-www-form-urlencoded":
+            text = await self.text()
+            pairs = parse_qsl(
+                text,
+                keep_blank_values=True,
+                encoding=self.charset or "utf-8",
+                max_num_fields=self._client_max_fields,
+            )
+            self._post = MultiDictProxy(MultiDict(pairs))
+            return self._post
+        if ctype == "multipart/form-data":
+            return await self._post_multipart()
+        self._post = MultiDictProxy(MultiDict())
+        return self._post
+
+    async def _post_multipart(self) -> MultiDictProxy[Any]:
+        raise NotImplementedError("multipart/form-data bodies arrive with the request-bodies issue")
+
+    # ------------------------------------------------------------------ mapping
+
+    def __getitem__(self, key: str) -> Any:
+        return self._state[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._state[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._state[key]
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._state)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._method} {self._head.path} >"
+
+
+class Request(BaseRequest):
+    """A request routed inside an :class:`Application`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._match_info: Any = None
+        self._app: Application | None = None
+
+    def _clone_into(self, head: RequestHead) -> Request:
+        clone = Request(
+            head,
+            self._payload,
+            self._protocol,
+            self._payload_writer,
+            self._task,
+            self._loop,
+            client_max_size=self._client_max_size,
+            client_max_fields=self._client_max_fields,
+            state=self._state.copy(),
+        )
+        clone._match_info = self._match_info
+        clone._app = self._app
+        return clone
+
+    def clone(self, **kwargs: Any) -> Request:  # type: ignore[override]
+        result = super().clone(**kwargs)
+        assert isinstance(result, Request)
+        return result
+
+    @property
+    def match_info(self) -> Any:
+        """The route's match: a dict of path variables with ``route``, ``apps``…"""
+        return self._match_info
+
+    @property
+    def app(self) -> Application:
+        """The application (or sub-application) that handles this request."""
+        match_info = self._match_info
+        if match_info is not None and getattr(match_info, "current_app", None) is not None:
+            app: Application = match_info.current_app
+            return app
+        assert self._app is not None
+        return self._app
+
+    @reify
+    def config_dict(self) -> Mapping[Any, Any]:
+        """A ChainMap over this app and its parents, innermost first."""
+        apps = getattr(self._match_info, "apps", None) or (self.app,)
+        return ChainMap(*reversed(apps))
+
+    @property
+    def _has_prepare_hooks(self) -> bool:
+        app = self._app
+        return app is not None and bool(app.on_response_prepare)
+
+    async def _prepare_hook(self, response: StreamResponse) -> None:
+        match_info = self._match_info
+        apps = getattr(match_info, "apps", None) or ((self._app,) if self._app else ())
+        for app in apps:
+            signal = app.on_response_prepare
+            if signal:
+                await signal.send(self, response)
+
+
+def _parse_date(raw: str | None) -> datetime.datetime | None:
+    if not raw:
+        return None
+    try:
+        value = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value
+
+
+def _parse_etags(raw: str | None) -> tuple[ETag, ...] | None:
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if raw == "*":
+        return (ETag("*"),)
+    tags = []
+    for item in raw.split(","):
+        item = item.strip()
+        weak = item.startswith("W/")
+        if weak:
+            item = item[2:]
+        if len(item) >= 2 and item[0] == item[-1] == '"':
+            tags.append(ETag(item[1:-1], weak))
+    return tuple(tags)
+
+
+def _unquote_cookie(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        try:
+            cookie: SimpleCookie = SimpleCookie()
+            cookie.load(f"x={value}")
+            return cookie["x"].value
+        except (CookieError, KeyError):
+            return value[1:-1]
+    return value
+

@@ -1,0 +1,723 @@
+"""StreamResponse, Response and json_response: aiohttp's response API.
+
+A response collects status, headers and cookies, then ``prepare`` finalises the
+head (Content-Length or chunked, Connection, Date, Server, compression) and
+writes it through the connection's :class:`ResponseWriter`.  A ``Response``
+whose body is known is sent by the server with a single transport write.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import json
+import math
+import zlib
+from collections.abc import Callable, Iterator, MutableMapping
+from concurrent.futures import Executor
+from email.utils import parsedate_to_datetime
+from http.cookies import SimpleCookie
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from multidict import CIMultiDict
+
+from .. import hdrs
+from .._io.writer import ResponseWriter
+from .._proto.serialize import serialize_head, status_line
+from .._util.dates import http_date
+
+if TYPE_CHECKING:
+    from .request import BaseRequest
+
+__all__ = (
+    "ContentCoding",
+    "ETag",
+    "Response",
+    "StreamResponse",
+    "json_bytes_response",
+    "json_response",
+)
+
+_SENTINEL: Any = object()
+
+
+class ContentCoding(enum.Enum):
+    """Content codings heron can apply to a response body."""
+
+    deflate = "deflate"
+    gzip = "gzip"
+    identity = "identity"
+
+
+class ETag(NamedTuple):
+    """An entity tag: its opaque value and whether it is weak."""
+
+    value: str
+    is_weak: bool = False
+
+
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+
+def _parse_content_type(raw: str) -> tuple[str, dict[str, str]]:
+    mime, _, rest = raw.partition(";")
+    params: dict[str, str] = {}
+    for part in rest.split(";"):
+        key, sep, value = part.partition("=")
+        if sep:
+            params[key.strip().lower()] = value.strip().strip('"')
+    return mime.strip().lower(), params
+
+
+class StreamResponse(MutableMapping[str, Any]):
+    """A response whose body is written piece by piece after ``prepare``."""
+
+    _length_check = True
+
+    def __init__(
+        self,
+        *,
+        status: int = 200,
+        reason: str | None = None,
+        headers: Any = None,
+        _real_headers: CIMultiDict[str] | None = None,
+    ) -> None:
+        self._body: bytes | None = None
+        self._keep_alive: bool | None = None
+        self._chunked = False
+        self._compression = False
+        self._compression_force: ContentCoding | None = None
+        self._compression_strategy: int | None = None
+        self._compressor: Any = None
+        self._cookies: SimpleCookie | None = None
+        self._partitioned: set[str] = set()
+        self._req: BaseRequest | None = None
+        self._writer: ResponseWriter | None = None
+        self._eof_sent = False
+        self._must_be_empty_body: bool | None = None
+        self._body_length = 0
+        self._state: dict[str, Any] = {}
+        if _real_headers is not None:
+            self._headers = _real_headers
+        elif headers is not None:
+            self._headers = CIMultiDict(headers)
+        else:
+            self._headers = CIMultiDict()
+        self.set_status(status, reason)
+
+    # ------------------------------------------------------------------ status
+
+    @property
+    def prepared(self) -> bool:
+        """True once the head has been sent."""
+        return self._eof_sent or self._writer is not None
+
+    @property
+    def task(self) -> Any:
+        return self._req.task if self._req is not None else None
+
+    @property
+    def status(self) -> int:
+        return self._status
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    def set_status(self, status: int, reason: str | None = None) -> None:
+        """Set the status code and (optionally) a reason phrase without CR or LF."""
+        if self.prepared:
+            raise RuntimeError("Cannot change the response status code after the headers have been sent")
+        self._status = int(status)
+        if reason is None:
+            from_table = status_line((1, 1), self._status, None)
+            reason = from_table.split(" ", 2)[2][:-2]
+        elif "\r" in reason or "\n" in reason:
+            raise ValueError("Reason cannot contain \\r or \\n")
+        self._reason = reason
+
+    # ------------------------------------------------------------------ connection
+
+    @property
+    def keep_alive(self) -> bool | None:
+        return self._keep_alive
+
+    def force_close(self) -> None:
+        """Close the connection after this response."""
+        self._keep_alive = False
+
+    @property
+    def body_length(self) -> int:
+        return self._body_length
+
+    @property
+    def output_length(self) -> int:
+        return self._writer.output_size if self._writer is not None else 0
+
+    @property
+    def chunked(self) -> bool:
+        return self._chunked
+
+    @property
+    def compression(self) -> bool:
+        return self._compression
+
+    def enable_chunked_encoding(self, chunk_size: int | None = None) -> None:
+        """Send the body with chunked transfer coding."""
+        self._chunked = True
+        if hdrs.CONTENT_LENGTH in self._headers:
+            raise RuntimeError("You can't enable chunked encoding when a content length is set")
+
+    def enable_compression(
+        self,
+        force: bool | ContentCoding | None = None,
+        strategy: int | None = None,
+    ) -> None:
+        """Compress the body with gzip or deflate (negotiated, or ``force``d)."""
+        if isinstance(force, bool):
+            force = ContentCoding.deflate if force else ContentCoding.identity
+        self._compression = True
+        self._compression_force = force
+        self._compression_strategy = strategy
+
+    # ------------------------------------------------------------------ headers
+
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        return self._headers
+
+    @property
+    def cookies(self) -> SimpleCookie:
+        if self._cookies is None:
+            self._cookies = SimpleCookie()
+        return self._cookies
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str,
+        *,
+        expires: str | None = None,
+        domain: str | None = None,
+        max_age: int | str | None = None,
+        path: str = "/",
+        secure: bool | None = None,
+        httponly: bool | None = None,
+        version: str | None = None,
+        samesite: str | None = None,
+        partitioned: bool | None = None,
+    ) -> None:
+        """Add a ``Set-Cookie`` header to the response."""
+        cookies = self.cookies
+        old = cookies.get(name)
+        if old is not None and old.coded_value == "":
+            # A deleted cookie being set again: drop the stale attributes.
+            cookies.pop(name, None)
+        cookies[name] = value
+        morsel = cookies[name]
+        if expires is not None:
+            morsel["expires"] = expires
+        elif morsel.get("expires") == "Thu, 01 Jan 1970 00:00:00 GMT":
+            del morsel["expires"]
+        if domain is not None:
+            morsel["domain"] = domain
+        if max_age is not None:
+            morsel["max-age"] = str(max_age)
+        elif "max-age" in morsel:
+            del morsel["max-age"]
+        morsel["path"] = path
+        if secure is not None:
+            morsel["secure"] = secure
+        if httponly is not None:
+            morsel["httponly"] = httponly
+        if version is not None:
+            morsel["version"] = version
+        if samesite is not None:
+            morsel["samesite"] = samesite
+        if partitioned:
+            self._partitioned.add(name)
+        else:
+            self._partitioned.discard(name)
+
+    def del_cookie(
+        self,
+        name: str,
+        *,
+        domain: str | None = None,
+        path: str = "/",
+        secure: bool | None = None,
+        httponly: bool | None = None,
+        samesite: str | None = None,
+    ) -> None:
+        """Tell the client to delete a cookie (an expired, empty ``Set-Cookie``)."""
+        self.cookies.pop(name, None)
+        self.set_cookie(
+            name,
+            "",
+            max_age=0,
+            expires="Thu, 01 Jan 1970 00:00:00 GMT",
+            domain=domain,
+            path=path,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+        )
+
+    @property
+    def content_length(self) -> int | None:
+        value = self._headers.get(hdrs.CONTENT_LENGTH)
+        return int(value) if value is not None else None
+
+    @content_length.setter
+    def content_length(self, value: int | None) -> None:
+        if value is not None:
+            value = int(value)
+            if self._chunked:
+                raise RuntimeError("You can't set content length when chunked encoding is enable")
+            self._headers[hdrs.CONTENT_LENGTH] = str(value)
+        else:
+            self._headers.pop(hdrs.CONTENT_LENGTH, None)
+
+    @property
+    def content_type(self) -> str:
+        raw = self._headers.get(hdrs.CONTENT_TYPE)
+        if raw is None:
+            return "application/octet-stream"
+        return _parse_content_type(raw)[0]
+
+    @content_type.setter
+    def content_type(self, value: str) -> None:
+        self.content_type  # noqa: B018 - validates the current header
+        params = self._ct_params()
+        self._set_content_type(str(value), params.get("charset"))
+
+    @property
+    def charset(self) -> str | None:
+        return self._ct_params().get("charset")
+
+    @charset.setter
+    def charset(self, value: str | None) -> None:
+        ctype = self.content_type
+        if ctype == "application/octet-stream":
+            raise RuntimeError(
+                "Setting charset for application/octet-stream doesn't make sense, setup content_type first"
+            )
+        self._set_content_type(ctype, value.lower() if value else None)
+
+    def _ct_params(self) -> dict[str, str]:
+        raw = self._headers.get(hdrs.CONTENT_TYPE)
+        return _parse_content_type(raw)[1] if raw is not None else {}
+
+    def _set_content_type(self, ctype: str, charset: str | None) -> None:
+        if charset:
+            self._headers[hdrs.CONTENT_TYPE] = f"{ctype}; charset={charset}"
+        else:
+            self._headers[hdrs.CONTENT_TYPE] = ctype
+
+    @property
+    def last_modified(self) -> datetime.datetime | None:
+        raw = self._headers.get(hdrs.LAST_MODIFIED)
+        if raw is None:
+            return None
+        try:
+            return parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+
+    @last_modified.setter
+    def last_modified(self, value: int | float | datetime.datetime | str | None) -> None:
+        if value is None:
+            self._headers.pop(hdrs.LAST_MODIFIED, None)
+        elif isinstance(value, (int, float)):
+            self._headers[hdrs.LAST_MODIFIED] = http_date(math.ceil(value))
+        elif isinstance(value, datetime.datetime):
+            self._headers[hdrs.LAST_MODIFIED] = http_date(value.timestamp())
+        elif isinstance(value, str):
+            self._headers[hdrs.LAST_MODIFIED] = value
+        else:
+            raise TypeError(f"Unsupported type for last_modified: {type(value).__name__}")
+
+    @property
+    def etag(self) -> ETag | None:
+        raw = self._headers.get(hdrs.ETAG)
+        if raw is None:
+            return None
+        weak = raw.startswith("W/")
+        value = raw[2:] if weak else raw
+        if len(value) < 2 or value[0] != '"' or value[-1] != '"':
+            return None
+        return ETag(value[1:-1], weak)
+
+    @etag.setter
+    def etag(self, value: ETag | str | None) -> None:
+        if value is None:
+            self._headers.pop(hdrs.ETAG, None)
+        elif isinstance(value, str) and value == "*":
+            self._headers[hdrs.ETAG] = value
+        elif isinstance(value, str):
+            _check_etag(value)
+            self._headers[hdrs.ETAG] = f'"{value}"'
+        elif isinstance(value, ETag):
+            _check_etag(value.value)
+            prefix = "W/" if value.is_weak else ""
+            self._headers[hdrs.ETAG] = f'{prefix}"{value.value}"'
+        else:
+            raise ValueError(f"Unsupported etag type: {type(value)}")
+
+    # ------------------------------------------------------------------ sending
+
+    async def prepare(self, request: BaseRequest) -> ResponseWriter | None:
+        """Send the head; run the app's ``on_response_prepare`` signal first."""
+        if self._eof_sent:
+            return None
+        if self._writer is not None:
+            return self._writer
+        self._claim(request)
+        await request._prepare_hook(self)
+        return self._start(request)
+
+    def _claim(self, request: BaseRequest) -> None:
+        if self._req is not None and self._req is not request:
+            raise RuntimeError("This response was already used for another request")
+        self._req = request
+
+    def _start(self, request: BaseRequest) -> ResponseWriter:
+        writer = self._writer = request._payload_writer
+        version = request.version
+        head_only = request._method == "HEAD"
+        no_body = head_only or self._status in _NO_BODY_STATUSES or self._status < 200
+        self._must_be_empty_body = no_body
+        headers = self._headers
+        if self._compression:
+            self._setup_compression(request)
+        if self._chunked:
+            if version != (1, 1):
+                raise RuntimeError(f"Using chunked encoding is forbidden for HTTP/{version[0]}.{version[1]}")
+            if not no_body:
+                headers[hdrs.TRANSFER_ENCODING] = "chunked"
+            headers.pop(hdrs.CONTENT_LENGTH, None)
+        elif self._length_check and hdrs.CONTENT_LENGTH not in headers:
+            if version >= (1, 1) and not no_body:
+                self._chunked = True
+                headers[hdrs.TRANSFER_ENCODING] = "chunked"
+            elif not no_body:
+                self._keep_alive = False
+        self._finish_headers(request)
+        writer.send_head(self._serialize_head(version), chunked=self._chunked and not no_body)
+        return writer
+
+    def _finish_headers(self, request: BaseRequest) -> None:
+        headers = self._headers
+        keep_alive = self._keep_alive
+        if keep_alive is None:
+            keep_alive = self._keep_alive = request.keep_alive
+        if self._status in _NO_BODY_STATUSES:
+            headers.pop(hdrs.CONTENT_LENGTH, None)
+            headers.pop(hdrs.TRANSFER_ENCODING, None)
+        elif hdrs.CONTENT_TYPE not in headers:
+            headers[hdrs.CONTENT_TYPE] = "application/octet-stream"
+        if request.version == (1, 1):
+            if not keep_alive:
+                headers[hdrs.CONNECTION] = "close"
+        elif keep_alive:
+            headers[hdrs.CONNECTION] = "keep-alive"
+        else:
+            headers.pop(hdrs.CONNECTION, None)
+        if hdrs.DATE not in headers:
+            headers[hdrs.DATE] = request._protocol.date()
+        if hdrs.SERVER not in headers:
+            headers[hdrs.SERVER] = request._protocol.config.server_header
+
+    def _serialize_head(self, version: tuple[int, int]) -> bytes:
+        line = status_line(version, self._status, self._reason)
+        headers: Any = self._headers.items()
+        if self._cookies:
+            headers = [*headers, *self._cookie_headers()]
+        return serialize_head(line, headers)
+
+    def _cookie_headers(self) -> Iterator[tuple[str, str]]:
+        assert self._cookies is not None
+        for name, morsel in self._cookies.items():
+            text = morsel.OutputString()
+            if name in self._partitioned:
+                text += "; Partitioned"
+            yield hdrs.SET_COOKIE, text
+
+    def _setup_compression(self, request: BaseRequest) -> None:
+        coding = self._compression_force
+        if coding is None:
+            accept = request.headers.get(hdrs.ACCEPT_ENCODING, "").lower()
+            if "gzip" in accept:
+                coding = ContentCoding.gzip
+            elif "deflate" in accept:
+                coding = ContentCoding.deflate
+        if coding is None or coding is ContentCoding.identity:
+            return
+        wbits = 16 + zlib.MAX_WBITS if coding is ContentCoding.gzip else zlib.MAX_WBITS
+        strategy = self._compression_strategy
+        self._compressor = zlib.compressobj(
+            wbits=wbits, strategy=strategy if strategy is not None else zlib.Z_DEFAULT_STRATEGY
+        )
+        self._headers[hdrs.CONTENT_ENCODING] = coding.value
+        self._headers.add(hdrs.VARY, hdrs.ACCEPT_ENCODING)
+        self._headers.pop(hdrs.CONTENT_LENGTH, None)
+        if request.version >= (1, 1):
+            self._chunked = True
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Write body bytes (``prepare`` must have been awaited)."""
+        if self._eof_sent:
+            raise RuntimeError("Cannot call write() after write_eof()")
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("Cannot call write() before prepare()")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data argument must be byte-ish ({type(data)!r})")
+        self._body_length += len(data)
+        if self._compressor is not None:
+            data = self._compressor.compress(data)
+            if not data:
+                return
+        await writer.write(data)
+
+    async def drain(self) -> None:
+        """Wait until the peer has taken what was written."""
+        if self._writer is None:
+            raise RuntimeError("Response has not been started")
+        await self._writer.drain()
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        """Finish the response (no more writes)."""
+        if self._eof_sent:
+            return
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("Response has not been started")
+        self._body_length += len(data)
+        if self._compressor is not None:
+            data = self._compressor.compress(data) + self._compressor.flush()
+        await writer.write_eof(data)
+        self._eof_sent = True
+
+    async def _send(self, request: BaseRequest) -> None:
+        """Prepare and finish: used by the server for a response the handler returned."""
+        await self.prepare(request)
+        await self.write_eof()
+
+    # ------------------------------------------------------------------ mapping and identity
+
+    def __getitem__(self, key: str) -> Any:
+        return self._state[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._state[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._state[key]
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._state)
+
+    def __hash__(self) -> int:
+        return hash(id(self))
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        info = "eof" if self._eof_sent else ("prepared" if self.prepared else "not prepared")
+        return f"<{type(self).__name__} {self.reason} {info}>"
+
+
+def _check_etag(value: str) -> None:
+    if '"' in value or any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
+        raise ValueError(f"Value {value!r} is not a valid etag")
+
+
+class Response(StreamResponse):
+    """A response with its whole body known up front (``body=`` or ``text=``)."""
+
+    def __init__(
+        self,
+        *,
+        body: Any = None,
+        status: int = 200,
+        reason: str | None = None,
+        text: str | None = None,
+        headers: Any = None,
+        content_type: str | None = None,
+        charset: str | None = None,
+        zlib_executor_size: int | None = None,
+        zlib_executor: Executor | None = None,
+    ) -> None:
+        if body is not None and text is not None:
+            raise ValueError("body and text are not allowed together")
+        real = CIMultiDict(headers) if headers is not None else CIMultiDict()
+        if content_type is not None and "charset" in content_type:
+            raise ValueError("charset must not be in content_type argument")
+        if text is not None:
+            if hdrs.CONTENT_TYPE in real:
+                if content_type or charset:
+                    raise ValueError(
+                        "passing both Content-Type header and content_type or charset params is forbidden"
+                    )
+            else:
+                if not isinstance(text, str):
+                    raise TypeError(f"text argument must be str ({type(text)!r})")
+                real[hdrs.CONTENT_TYPE] = f"{content_type or 'text/plain'}; charset={charset or 'utf-8'}"
+        elif hdrs.CONTENT_TYPE in real:
+            if content_type is not None or charset is not None:
+                raise ValueError(
+                    "passing both Content-Type header and content_type or charset params is forbidden"
+                )
+        elif content_type is not None:
+            real[hdrs.CONTENT_TYPE] = (
+                f"{content_type}; charset={charset}" if charset else content_type
+            )
+        elif charset is not None:
+            real[hdrs.CONTENT_TYPE] = f"application/octet-stream; charset={charset}"
+        super().__init__(status=status, reason=reason, _real_headers=real)
+        self._zlib_executor_size = zlib_executor_size
+        self._zlib_executor = zlib_executor
+        if text is not None:
+            self.text = text
+        else:
+            self.body = body
+
+    @property
+    def body(self) -> bytes | None:
+        return self._body
+
+    @body.setter
+    def body(self, body: Any) -> None:
+        if body is None:
+            self._body = None
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            self._body = bytes(body)
+        elif isinstance(body, str):
+            charset = self.charset or "utf-8"
+            if hdrs.CONTENT_TYPE not in self._headers:
+                self._headers[hdrs.CONTENT_TYPE] = f"text/plain; charset={charset}"
+            self._body = body.encode(charset)
+        else:
+            raise ValueError(f"Unsupported body type {type(body).__name__}")
+
+    @property
+    def text(self) -> str | None:
+        if self._body is None:
+            return None
+        return self._body.decode(self.charset or "utf-8")
+
+    @text.setter
+    def text(self, text: str) -> None:
+        if not isinstance(text, str):
+            raise TypeError(f"text argument must be str ({type(text)!r})")
+        if self.content_type == "application/octet-stream":
+            self.content_type = "text/plain"
+        if self.charset is None:
+            self.charset = "utf-8"
+        self._body = text.encode(self.charset or "utf-8")
+
+    @property
+    def content_length(self) -> int | None:
+        if self._chunked:
+            return None
+        if hdrs.CONTENT_LENGTH in self._headers:
+            return super().content_length
+        return len(self._body) if self._body is not None else 0
+
+    @content_length.setter
+    def content_length(self, value: int | None) -> None:
+        raise RuntimeError("Content length is set automatically")
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        if self._eof_sent:
+            return
+        body = self._body or b""
+        if self._compressor is not None:
+            self._body_length = len(body)
+            await super().write_eof(body)
+            return
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("Response has not been started")
+        self._body_length = len(body)
+        await writer.write_eof(body)
+        self._eof_sent = True
+
+    def _start(self, request: BaseRequest) -> ResponseWriter:
+        if not self._chunked and not self._compression and hdrs.CONTENT_LENGTH not in self._headers:
+            if self._status not in _NO_BODY_STATUSES:
+                self._headers[hdrs.CONTENT_LENGTH] = str(len(self._body)) if self._body else "0"
+        return super()._start(request)
+
+    async def _send(self, request: BaseRequest) -> None:
+        self._claim(request)
+        if request._has_prepare_hooks or self._compression or self._chunked:
+            await self.prepare(request)
+            await self.write_eof()
+            return
+        # PERF: head and body in one transport write, no awaits on the way
+        # ("plaintext", "JSON").
+        headers = self._headers
+        body = self._body or b""
+        status = self._status
+        head_only = request._method == "HEAD"
+        if status in _NO_BODY_STATUSES:
+            headers.pop(hdrs.CONTENT_LENGTH, None)
+            body = b""
+        elif hdrs.CONTENT_LENGTH not in headers:
+            headers[hdrs.CONTENT_LENGTH] = str(len(body))
+        self._finish_headers(request)
+        writer = self._writer = request._payload_writer
+        head = self._serialize_head(request.version)
+        self._body_length = len(body)
+        writer.send_all(head if head_only or not body else head + body)
+        self._eof_sent = True
+        await writer.drain()
+
+
+def json_response(
+    data: Any = _SENTINEL,
+    *,
+    text: str | None = None,
+    body: bytes | None = None,
+    status: int = 200,
+    reason: str | None = None,
+    headers: Any = None,
+    content_type: str = "application/json",
+    dumps: Callable[[Any], str] = json.dumps,
+) -> Response:
+    """A ``Response`` holding ``data`` encoded as JSON."""
+    if data is not _SENTINEL:
+        if text or body:
+            raise ValueError("only one of data, text, or body should be specified")
+        text = dumps(data)
+    return Response(
+        text=text, body=body, status=status, reason=reason, headers=headers, content_type=content_type
+    )
+
+
+def json_bytes_response(
+    data: Any = _SENTINEL,
+    *,
+    dumps: Callable[[Any], bytes],
+    body: bytes | None = None,
+    status: int = 200,
+    reason: str | None = None,
+    headers: Any = None,
+    content_type: str = "application/json",
+) -> Response:
+    """A ``Response`` for encoders that produce bytes (orjson and the like)."""
+    if data is not _SENTINEL:
+        if body:
+            raise ValueError("only one of data or body should be specified")
+        body = dumps(data)
+    return Response(body=body, status=status, reason=reason, headers=headers, content_type=content_type)
+
