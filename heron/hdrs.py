@@ -14,7 +14,17 @@ METH_PUT = "PUT"
 METH_TRACE = "TRACE"
 
 METH_ALL = frozenset(
-    {METH_CONNECT, METH_HEAD, METH_GET, METH_DELETE, METH_OPTIONS, METH_PATCH, METH_POST, METH_PUT, METH_TRACE}
+    {
+        METH_CONNECT,
+        METH_HEAD,
+        METH_GET,
+        METH_DELETE,
+        METH_OPTIONS,
+        METH_PATCH,
+        METH_POST,
+        METH_PUT,
+        METH_TRACE,
+    }
 )
 
 ACCEPT = istr("Accept")

@@ -79,7 +79,13 @@ from ._web.resources import (
     PrefixedSubAppResource,
     Resource,
 )
-from ._web.response import ContentCoding, Response, StreamResponse, json_bytes_response, json_response
+from ._web.response import (
+    ContentCoding,
+    Response,
+    StreamResponse,
+    json_bytes_response,
+    json_response,
+)
 from ._web.routedef import (
     AbstractRouteDef,
     RouteDef,

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import socket
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from .._proto.errors import ProtocolError, RequestPayloadError
 from .._proto.h1 import RequestHead, RequestParser
@@ -54,32 +55,32 @@ class HttpProtocol(asyncio.Protocol):
     """One client connection.  Created by the server's protocol factory."""
 
     __slots__ = (
+        "_body_paused",
+        "_closing",
         "_config",
-        "_registry",
-        "_handle",
-        "_loop",
         "_dates",
-        "transport",
-        "_parser",
-        "_state",
-        "_queue",
-        "_receiving",
-        "_task",
         "_deadline",
-        "_timer",
+        "_discard_budget",
+        "_discard_waiter",
+        "_drain_waiter",
         "_error",
         "_error_needs_response",
-        "_body_paused",
+        "_handle",
+        "_loop",
+        "_parser",
+        "_peer_eof",
+        "_queue",
         "_reading_paused",
-        "_write_paused",
-        "_drain_waiter",
+        "_receiving",
+        "_registry",
+        "_requests",
+        "_state",
+        "_task",
+        "_timer",
         "_upgrade_buffer",
         "_upgraded",
-        "_discard_waiter",
-        "_discard_budget",
-        "_peer_eof",
-        "_closing",
-        "_requests",
+        "_write_paused",
+        "transport",
     )
 
     def __init__(
@@ -178,6 +179,7 @@ class HttpProtocol(asyncio.Protocol):
     def begin_shutdown(self) -> None:
         """Finish the request in flight (if any), then close instead of reading more."""
         self._closing = True
+        self._finish_discard(False)
         if self.is_idle:
             self.close()
 
@@ -205,16 +207,14 @@ class HttpProtocol(asyncio.Protocol):
     # ------------------------------------------------------------------ asyncio callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports do not subclass asyncio.Transport; they behave as one.
+        self.transport = cast(asyncio.Transport, transport)
         self._registry.add(self)
         if self._config.tcp_keepalive:
             sock = transport.get_extra_info("socket")
             if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-                try:
+                with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-                except OSError:
-                    pass
         if self._registry.closing:
             self.close()
             return
@@ -246,6 +246,11 @@ class HttpProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self._peer_eof = True
+        if self._config.handler_cancellation and self._task is not None:
+            # The client is gone: with cancellation on, stop its handler now.
+            self._task.cancel()
+            self.close()
+            return False
         receiving = self._receiving
         if receiving is not None:
             self._receiving = None
@@ -420,12 +425,14 @@ class HttpProtocol(asyncio.Protocol):
         """Read and drop what is left of an unread body; True if the connection is reusable."""
         payload.set_exception(RequestPayloadError("Body discarded after the response"))
         self._discard_budget = self._config.lingering_limit
-        waiter = self._discard_waiter = self._loop.create_future()
+        waiter: asyncio.Future[bool] = self._loop.create_future()
+        self._discard_waiter = waiter
         self._body_paused = False
         self._update_reading()
         handle = self._loop.call_later(self._config.lingering_time, self._finish_discard, False)
         try:
-            return await waiter
+            ok: bool = await waiter
+            return ok
         finally:
             handle.cancel()
             self._discard_waiter = None
@@ -467,19 +474,22 @@ class HttpProtocol(asyncio.Protocol):
 
     def _answer_error(self, exc: ProtocolError) -> None:
         transport = self.transport
-        if transport is not None and not transport.is_closing():
-            if self._error_needs_response:
-                transport.write(
-                    build_error_response(exc, self._config.server_header, self._dates.get())
-                )
+        if transport is not None and not transport.is_closing() and self._error_needs_response:
+            transport.write(
+                build_error_response(exc, self._config.server_header, self._dates.get())
+            )
         self.close()
 
     def _set_deadline(self, timeout: float) -> None:
-        # PERF: one timer per connection, re-armed lazily, instead of a
-        # call_later/cancel pair per request ("plaintext" keep-alive).
+        # PERF: one timer per connection, re-armed lazily when it fires early,
+        # instead of a call_later/cancel pair per request ("plaintext" keep-alive).
         when = self._loop.time() + timeout
         self._deadline = when
-        if self._timer is None:
+        timer = self._timer
+        if timer is not None and timer.when() > when:
+            timer.cancel()
+            timer = None
+        if timer is None:
             self._timer = self._loop.call_at(when, self._on_timer)
 
     def _on_timer(self) -> None:

@@ -14,7 +14,7 @@ __all__ = ("ConnectionRegistry",)
 class ConnectionRegistry:
     """Tracks connections so a server can stop them gracefully."""
 
-    __slots__ = ("connections", "closing")
+    __slots__ = ("closing", "connections")
 
     def __init__(self) -> None:
         self.connections: set[HttpProtocol] = set()

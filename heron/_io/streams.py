@@ -48,20 +48,20 @@ class StreamReader:
 
     __slots__ = (
         "_buffer",
-        "_size",
-        "_eof",
-        "_exception",
-        "_waiter",
-        "_eof_waiter",
-        "_eof_callbacks",
-        "_limit",
-        "_high",
-        "_flow",
-        "_paused",
-        "_loop",
-        "_total",
-        "_timeout",
         "_chunk_ends",
+        "_eof",
+        "_eof_callbacks",
+        "_eof_waiter",
+        "_exception",
+        "_flow",
+        "_high",
+        "_limit",
+        "_loop",
+        "_paused",
+        "_size",
+        "_timeout",
+        "_total",
+        "_waiter",
     )
 
     def __init__(
@@ -399,7 +399,7 @@ EMPTY_PAYLOAD: StreamReader = _EmptyStreamReader()
 
 
 class _ChunkIterator:
-    __slots__ = ("_stream", "_n")
+    __slots__ = ("_n", "_stream")
 
     def __init__(self, stream: StreamReader, n: int) -> None:
         self._stream = stream

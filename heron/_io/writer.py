@@ -28,12 +28,12 @@ class ResponseWriter:
 
     __slots__ = (
         "_flow",
+        "buffer_size",
         "chunked",
+        "eof",
         "head_only",
         "length",
-        "buffer_size",
         "output_size",
-        "eof",
     )
 
     def __init__(self, flow: WriteFlow, *, head_only: bool = False) -> None:

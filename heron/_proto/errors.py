@@ -13,7 +13,7 @@ __all__ = ("PayloadAccessError", "ProtocolError", "RequestPayloadError")
 class ProtocolError(Exception):
     """The peer broke HTTP/1.1: answer ``status`` with ``reason``, then close."""
 
-    __slots__ = ("status", "reason")
+    __slots__ = ("reason", "status")
 
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(status, reason)

@@ -79,18 +79,18 @@ class RequestHead:
     """
 
     __slots__ = (
-        "method",
-        "target",
-        "path",
-        "version",
-        "raw_headers",
-        "keep_alive",
-        "upgrade",
         "chunked",
         "content_length",
-        "host",
         "expect",
+        "host",
+        "keep_alive",
+        "method",
+        "path",
+        "raw_headers",
+        "target",
         "trailers",
+        "upgrade",
+        "version",
     )
 
     def __init__(
@@ -151,24 +151,24 @@ class RequestParser:
     """
 
     __slots__ = (
-        "_sink",
-        "_parser",
-        "_max_line",
-        "_max_field",
-        "_max_headers",
-        "_pending_limit",
-        "_url",
-        "_headers",
-        "_in_head",
+        "_accounted",
+        "_body_parts",
+        "_content_length",
+        "_expect",
         "_head",
         "_head_bytes",
-        "_accounted",
-        "_seen",
+        "_headers",
         "_host",
-        "_expect",
+        "_in_head",
+        "_max_field",
+        "_max_headers",
+        "_max_line",
+        "_parser",
+        "_pending_limit",
+        "_seen",
+        "_sink",
         "_te",
-        "_content_length",
-        "_body_parts",
+        "_url",
     )
 
     def __init__(

@@ -10,14 +10,14 @@ __all__ = ("reify",)
 T = TypeVar("T")
 
 
-class reify(Generic[T]):  # noqa: N801 - named like the decorator it is
+class reify(Generic[T]):
     """Like ``functools.cached_property`` without its lock (the event loop is one thread).
 
     A non-data descriptor: after the first access the value lives in the
     instance's ``__dict__`` and this descriptor is no longer consulted.
     """
 
-    __slots__ = ("wrapped", "name", "__dict__")
+    __slots__ = ("__dict__", "name", "wrapped")
 
     def __init__(self, wrapped: Callable[[Any], T]) -> None:
         self.wrapped = wrapped

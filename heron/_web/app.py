@@ -42,7 +42,7 @@ class NotAppKeyWarning(UserWarning):
 
 
 class _Key(Generic[T]):
-    __slots__ = ("_name", "_t", "__orig_class__")
+    __slots__ = ("__orig_class__", "_name", "_t")
 
     def __init__(self, name: str, t: type[T] | None = None) -> None:
         self._name = name
@@ -58,7 +58,9 @@ class _Key(Generic[T]):
         if t is None:
             t_repr = "<<Unknown>>"
         elif isinstance(t, type):
-            t_repr = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+            t_repr = (
+                t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+            )
         else:
             t_repr = repr(t)
         return f"<{type(self).__name__}({self._name}, type={t_repr})>"
@@ -138,7 +140,7 @@ class Application(MutableMapping[Any, Any]):
     def __bool__(self) -> bool:
         return True
 
-    @overload  # type: ignore[override]
+    @overload
     def __getitem__(self, key: AppKey[T]) -> T: ...
 
     @overload

@@ -31,7 +31,7 @@ _TOKEN = re.compile(r"%(\{([A-Za-z0-9\-_]+)\}([ioe])|[atPrsbOD]|Tf?|%)")
 class AbstractAccessLogger(ABC):
     """Subclass and implement ``log`` to write access logs your own way."""
 
-    __slots__ = ("logger", "log_format")
+    __slots__ = ("log_format", "logger")
 
     def __init__(self, logger: logging.Logger, log_format: str) -> None:
         self.logger = logger
@@ -110,8 +110,7 @@ def _atom(match: re.Match[str]) -> _Atom:
         "t": _start_time,
         "P": lambda request, response, t: f"<{os.getpid()}>",
         "r": lambda request, response, t: (
-            f"{request.method} {request.raw_path} "
-            f"HTTP/{request.version[0]}.{request.version[1]}"
+            f"{request.method} {request.raw_path} HTTP/{request.version[0]}.{request.version[1]}"
         ),
         "s": lambda request, response, t: str(response.status),
         "b": lambda request, response, t: str(response.output_length),

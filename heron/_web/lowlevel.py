@@ -100,6 +100,13 @@ class Server:
         """Finish in-flight requests within ``timeout``, then close every connection."""
         await self._registry.shutdown(timeout if timeout is not None else 0.0)
 
+    @staticmethod
+    async def _send(request: BaseRequest, response: StreamResponse, writer: Any) -> None:
+        if not response.prepared:
+            await response._send(request)
+        elif not writer.eof:
+            await response.write_eof()
+
     def _make_request(
         self,
         head: RequestHead,
@@ -112,7 +119,9 @@ class Server:
         assert loop is not None
         return BaseRequest(head, payload, protocol, writer, task, loop)
 
-    async def _handle(self, protocol: HttpProtocol, head: RequestHead, payload: StreamReader) -> bool:
+    async def _handle(
+        self, protocol: HttpProtocol, head: RequestHead, payload: StreamReader
+    ) -> bool:
         """Answer one request; return whether the connection may be reused."""
         self.requests_count += 1
         writer = protocol.make_writer(head)
@@ -146,13 +155,16 @@ class Server:
             )
             response = HTTPInternalServerError()
         try:
-            if not response.prepared:
-                await response._send(request)
-            elif not writer.eof:
-                await response.write_eof()
+            await self._send(request, response, writer)
         except (ConnectionError, asyncio.TimeoutError) as exc:
             self.logger.debug("Could not send the response: %r", exc)
             return False
+        except Exception:
+            self.logger.exception("Error sending the response to %s %s", head.method, head.path)
+            if writer.output_size:
+                return False
+            response = HTTPInternalServerError()
+            await self._send(request, response, writer)
         if access is not None:
             access.log(request, response, time.perf_counter() - started)
         return bool(response.keep_alive)

@@ -58,7 +58,7 @@ def build_chain(handler: _Handler, stack: Iterable[tuple[Any, Iterable[Any]]]) -
 class _OldStyle:
     """An old-style factory ``async def mw(app, handler) -> handler``, called per request."""
 
-    __slots__ = ("_factory", "_app", "_handler")
+    __slots__ = ("_app", "_factory", "_handler")
 
     def __init__(self, factory: Any, app: Any, handler: _Handler) -> None:
         self._factory = factory

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections import ChainMap
 import json
 import socket
 import string
+from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from email.utils import parsedate_to_datetime
 from http.cookies import CookieError, SimpleCookie
@@ -452,7 +452,7 @@ class BaseRequest(MutableMapping[str, Any]):
             limit = self._client_max_size
             declared = self._head.content_length
             if limit and declared is not None and declared > limit:
-                raise HTTPRequestEntityTooLarge(max_size=limit, actual_size=declared)
+                raise _too_large(limit, declared)
             parts = []
             size = 0
             payload = self._payload
@@ -462,7 +462,7 @@ class BaseRequest(MutableMapping[str, Any]):
                     break
                 size += len(chunk)
                 if limit and size > limit:
-                    raise HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+                    raise _too_large(limit, size)
                 parts.append(chunk)
             self._read_bytes = b"".join(parts)
         return self._read_bytes
@@ -566,7 +566,7 @@ class Request(BaseRequest):
         clone._app = self._app
         return clone
 
-    def clone(self, **kwargs: Any) -> Request:  # type: ignore[override]
+    def clone(self, **kwargs: Any) -> Request:
         result = super().clone(**kwargs)
         assert isinstance(result, Request)
         return result
@@ -604,6 +604,13 @@ class Request(BaseRequest):
             signal = app.on_response_prepare
             if signal:
                 await signal.send(self, response)
+
+
+def _too_large(limit: int, size: int) -> HTTPRequestEntityTooLarge:
+    # The rest of the body is not worth reading: answer and close.
+    exc = HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+    exc.force_close()
+    return exc
 
 
 def _parse_date(raw: str | None) -> datetime.datetime | None:
@@ -644,4 +651,3 @@ def _unquote_cookie(value: str) -> str:
         except (CookieError, KeyError):
             return value[1:-1]
     return value
-

@@ -57,6 +57,9 @@ class ETag(NamedTuple):
 
 
 _NO_BODY_STATUSES = frozenset({204, 304})
+_BOTH_CONTENT_TYPES = (
+    "passing both Content-Type header and content_type or charset params is forbidden"
+)
 
 
 def _parse_content_type(raw: str) -> tuple[str, dict[str, str]]:
@@ -127,7 +130,9 @@ class StreamResponse(MutableMapping[str, Any]):
     def set_status(self, status: int, reason: str | None = None) -> None:
         """Set the status code and (optionally) a reason phrase without CR or LF."""
         if self.prepared:
-            raise RuntimeError("Cannot change the response status code after the headers have been sent")
+            raise RuntimeError(
+                "Cannot change the response status code after the headers have been sent"
+            )
         self._status = int(status)
         if reason is None:
             from_table = status_line((1, 1), self._status, None)
@@ -300,7 +305,8 @@ class StreamResponse(MutableMapping[str, Any]):
         ctype = self.content_type
         if ctype == "application/octet-stream":
             raise RuntimeError(
-                "Setting charset for application/octet-stream doesn't make sense, setup content_type first"
+                "Setting charset for application/octet-stream doesn't make sense, "
+                "setup content_type first"
             )
         self._set_content_type(ctype, value.lower() if value else None)
 
@@ -392,7 +398,9 @@ class StreamResponse(MutableMapping[str, Any]):
             self._setup_compression(request)
         if self._chunked:
             if version != (1, 1):
-                raise RuntimeError(f"Using chunked encoding is forbidden for HTTP/{version[0]}.{version[1]}")
+                raise RuntimeError(
+                    f"Using chunked encoding is forbidden for HTTP/{version[0]}.{version[1]}"
+                )
             if not no_body:
                 headers[hdrs.TRANSFER_ENCODING] = "chunked"
             headers.pop(hdrs.CONTENT_LENGTH, None)
@@ -564,18 +572,16 @@ class Response(StreamResponse):
         if text is not None:
             if hdrs.CONTENT_TYPE in real:
                 if content_type or charset:
-                    raise ValueError(
-                        "passing both Content-Type header and content_type or charset params is forbidden"
-                    )
+                    raise ValueError(_BOTH_CONTENT_TYPES)
             else:
                 if not isinstance(text, str):
                     raise TypeError(f"text argument must be str ({type(text)!r})")
-                real[hdrs.CONTENT_TYPE] = f"{content_type or 'text/plain'}; charset={charset or 'utf-8'}"
+                real[hdrs.CONTENT_TYPE] = (
+                    f"{content_type or 'text/plain'}; charset={charset or 'utf-8'}"
+                )
         elif hdrs.CONTENT_TYPE in real:
             if content_type is not None or charset is not None:
-                raise ValueError(
-                    "passing both Content-Type header and content_type or charset params is forbidden"
-                )
+                raise ValueError(_BOTH_CONTENT_TYPES)
         elif content_type is not None:
             real[hdrs.CONTENT_TYPE] = (
                 f"{content_type}; charset={charset}" if charset else content_type
@@ -652,9 +658,13 @@ class Response(StreamResponse):
         self._eof_sent = True
 
     def _start(self, request: BaseRequest) -> ResponseWriter:
-        if not self._chunked and not self._compression and hdrs.CONTENT_LENGTH not in self._headers:
-            if self._status not in _NO_BODY_STATUSES:
-                self._headers[hdrs.CONTENT_LENGTH] = str(len(self._body)) if self._body else "0"
+        if (
+            not self._chunked
+            and not self._compression
+            and hdrs.CONTENT_LENGTH not in self._headers
+            and self._status not in _NO_BODY_STATUSES
+        ):
+            self._headers[hdrs.CONTENT_LENGTH] = str(len(self._body)) if self._body else "0"
         return super()._start(request)
 
     async def _send(self, request: BaseRequest) -> None:
@@ -700,7 +710,12 @@ def json_response(
             raise ValueError("only one of data, text, or body should be specified")
         text = dumps(data)
     return Response(
-        text=text, body=body, status=status, reason=reason, headers=headers, content_type=content_type
+        text=text,
+        body=body,
+        status=status,
+        reason=reason,
+        headers=headers,
+        content_type=content_type,
     )
 
 
@@ -719,5 +734,6 @@ def json_bytes_response(
         if body:
             raise ValueError("only one of data or body should be specified")
         body = dumps(data)
-    return Response(body=body, status=status, reason=reason, headers=headers, content_type=content_type)
-
+    return Response(
+        body=body, status=status, reason=reason, headers=headers, content_type=content_type
+    )

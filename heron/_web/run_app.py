@@ -27,7 +27,7 @@ async def _run_app(
     shutdown_timeout: float = 60.0,
     keepalive_timeout: float = 75.0,
     ssl_context: ssl.SSLContext | None = None,
-    print: Callable[..., None] | None = print,  # noqa: A002 - aiohttp's parameter name
+    print: Callable[..., None] | None = print,
     backlog: int = 128,
     access_log_class: type[AbstractAccessLogger] = AccessLogger,
     access_log_format: str = AccessLogger.LOG_FORMAT,
@@ -40,7 +40,11 @@ async def _run_app(
 ) -> None:
     if not isinstance(app, Application):
         app = await app
-    if access_log is not None and access_log.level == logging.NOTSET and not access_log.hasHandlers():
+    if (
+        access_log is not None
+        and access_log.level == logging.NOTSET
+        and not access_log.hasHandlers()
+    ):
         # Like aiohttp: show access logs by default when run_app owns the process.
         access_log.setLevel(logging.DEBUG)
         access_log.addHandler(logging.StreamHandler())
@@ -72,7 +76,7 @@ async def _run_app(
                         reuse_port=reuse_port,
                     )
                 )
-        elif path is None and sock is None or port is not None:
+        elif (path is None and sock is None) or port is not None:
             sites.append(
                 TCPSite(
                     runner,
@@ -95,7 +99,9 @@ async def _run_app(
             await site.start()
         if print is not None:
             names = sorted(str(s.name) for s in runner.sites)
-            print("======== Running on {} ========\n(Press CTRL+C to quit)".format(", ".join(names)))
+            print(
+                "======== Running on {} ========\n(Press CTRL+C to quit)".format(", ".join(names))
+            )
         # Sleep forever; signals raise GracefulExit into this task.
         while True:
             await asyncio.sleep(3600)
@@ -132,7 +138,7 @@ def run_app(
     shutdown_timeout: float = 60.0,
     keepalive_timeout: float = 75.0,
     ssl_context: ssl.SSLContext | None = None,
-    print: Callable[..., None] | None = print,  # noqa: A002
+    print: Callable[..., None] | None = print,
     backlog: int = 128,
     access_log_class: type[AbstractAccessLogger] = AccessLogger,
     access_log_format: str = AccessLogger.LOG_FORMAT,

@@ -46,10 +46,15 @@ def _raise_graceful_exit() -> None:
     raise GracefulExit()
 
 
+def _sockets_of(server: asyncio.AbstractServer | None) -> list[Any]:
+    """The listening sockets of an asyncio or uvloop server (uvloop's is not asyncio.Server)."""
+    return list(getattr(server, "sockets", None) or ())
+
+
 class BaseSite(ABC):
     """Somewhere a runner's server listens."""
 
-    __slots__ = ("_runner", "_ssl_context", "_backlog", "_server")
+    __slots__ = ("_backlog", "_runner", "_server", "_ssl_context")
 
     def __init__(
         self,
@@ -119,8 +124,9 @@ class TCPSite(BaseSite):
     @property
     def port(self) -> int:
         """The bound port (the real one after binding port 0)."""
-        if self._server is not None and self._server.sockets:
-            return int(self._server.sockets[0].getsockname()[1])
+        sockets = _sockets_of(self._server)
+        if sockets:
+            return int(sockets[0].getsockname()[1])
         return self._port
 
     @property
@@ -178,14 +184,14 @@ class UnixSite(BaseSite):
 class NamedPipeSite(BaseSite):
     """Windows named pipes: not supported by heron (it targets Unix event loops)."""
 
-    __slots__ = ("_path",)
+    __slots__ = ()
 
     def __init__(self, runner: BaseRunner, path: str, *, shutdown_timeout: float = 60.0) -> None:
         raise RuntimeError("Named pipes are only available on Windows with a proactor loop")
 
     @property
     def name(self) -> str:
-        return self._path
+        return "named pipe"
 
     async def start(self) -> None:
         raise RuntimeError("Named pipes are not supported")
@@ -194,7 +200,7 @@ class NamedPipeSite(BaseSite):
 class SockSite(BaseSite):
     """Serve on a socket that is already bound (and listening or not)."""
 
-    __slots__ = ("_sock", "_name")
+    __slots__ = ("_name", "_sock")
 
     def __init__(
         self,
@@ -251,13 +257,7 @@ class BaseRunner(ABC):
     @property
     def addresses(self) -> list[Any]:
         """Every address the sites listen on."""
-        result = []
-        for site in self._sites:
-            server = site._server
-            if server is not None:
-                for sock in server.sockets:
-                    result.append(sock.getsockname())
-        return result
+        return [sock.getsockname() for site in self._sites for sock in _sockets_of(site._server)]
 
     @property
     def sites(self) -> set[BaseSite]:

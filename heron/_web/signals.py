@@ -147,7 +147,7 @@ class CleanupContext(FrozenList[Callable[["Application"], Any]]):
                     else:
                         errors.append(RuntimeError(f"{ctx!r} has more than one 'yield'"))
                 else:
-                    await ctx.__aexit__(None, None, None)  # type: ignore[union-attr]
+                    await ctx.__aexit__(None, None, None)
             except Exception as exc:
                 errors.append(exc)
         self._exits.clear()

@@ -1,0 +1,258 @@
+"""The client's exception hierarchy, named and shaped as aiohttp's.
+
+``ClientError`` is the root.  Failures before a response head arrives are
+``ClientConnectionError``s (connecting, TLS, the server hanging up, timeouts);
+failures that concern a received response are ``ClientResponseError``s and carry
+the request info, redirect history, status and headers; a body that breaks off
+or cannot be decoded is a ``ClientPayloadError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+from multidict import CIMultiDictProxy, MultiMapping
+from yarl import URL
+
+if TYPE_CHECKING:
+    from .response import ClientResponse
+
+__all__ = (
+    "ClientConnectionError",
+    "ClientConnectionResetError",
+    "ClientConnectorCertificateError",
+    "ClientConnectorError",
+    "ClientConnectorSSLError",
+    "ClientError",
+    "ClientOSError",
+    "ClientPayloadError",
+    "ClientResponseError",
+    "ClientSSLError",
+    "ConnectionKey",
+    "ConnectionTimeoutError",
+    "ContentTypeError",
+    "InvalidURL",
+    "InvalidUrlClientError",
+    "InvalidUrlRedirectClientError",
+    "NonHttpUrlClientError",
+    "NonHttpUrlRedirectClientError",
+    "RedirectClientError",
+    "RequestInfo",
+    "ServerConnectionError",
+    "ServerDisconnectedError",
+    "ServerTimeoutError",
+    "SocketTimeoutError",
+    "TooManyRedirects",
+)
+
+
+class RequestInfo(NamedTuple):
+    """What was sent: the URL after redirects, method, headers and the original URL."""
+
+    url: URL
+    method: str
+    headers: CIMultiDictProxy[str]
+    real_url: URL
+
+
+class ConnectionKey(NamedTuple):
+    """Identifies a pool of interchangeable connections."""
+
+    host: str
+    port: int
+    is_ssl: bool
+    ssl: ssl.SSLContext | bool | None
+
+
+class ClientError(Exception):
+    """Base class of every client error."""
+
+
+class ClientResponseError(ClientError):
+    """A problem with a received response (or its status, via ``raise_for_status``)."""
+
+    def __init__(
+        self,
+        request_info: RequestInfo,
+        history: Sequence[ClientResponse],
+        *,
+        status: int | None = None,
+        message: str = "",
+        headers: MultiMapping[str] | None = None,
+    ) -> None:
+        self.request_info = request_info
+        self.history: tuple[ClientResponse, ...] = tuple(history)
+        self.status = 0 if status is None else status
+        self.message = message
+        self.headers = headers
+        self.args = (request_info, self.history)
+
+    def __str__(self) -> str:
+        return f"{self.status}, message={self.message!r}, url={str(self.request_info.real_url)!r}"
+
+    def __repr__(self) -> str:
+        extra = ""
+        if self.status:
+            extra += f", status={self.status!r}"
+        if self.message:
+            extra += f", message={self.message!r}"
+        return f"{type(self).__name__}({self.request_info!r}, {self.history!r}{extra})"
+
+
+class ContentTypeError(ClientResponseError):
+    """``ClientResponse.json()`` found a Content-Type it was not told to accept."""
+
+
+class TooManyRedirects(ClientResponseError):
+    """More redirects than ``max_redirects`` were followed."""
+
+
+class ClientConnectionError(ClientError):
+    """Base class for errors on the connection rather than in a response."""
+
+
+class ClientConnectionResetError(ClientConnectionError, ConnectionResetError):
+    """Writing to a connection that was already closed."""
+
+
+class ClientOSError(ClientConnectionError, OSError):
+    """An ``OSError`` raised by the socket layer."""
+
+
+class ClientConnectorError(ClientOSError):
+    """Connecting to ``host:port`` failed."""
+
+    def __init__(self, connection_key: ConnectionKey, os_error: OSError) -> None:
+        self._conn_key = connection_key
+        self._os_error = os_error
+        super().__init__(os_error.errno, os_error.strerror)
+        self.args = (connection_key, os_error)
+
+    @property
+    def os_error(self) -> OSError:
+        """The underlying socket error."""
+        return self._os_error
+
+    @property
+    def host(self) -> str:
+        """The host that could not be reached."""
+        return self._conn_key.host
+
+    @property
+    def port(self) -> int:
+        """The port that could not be reached."""
+        return self._conn_key.port
+
+    @property
+    def ssl(self) -> ssl.SSLContext | bool | None:
+        """The TLS setting used for the attempt."""
+        return self._conn_key.ssl
+
+    def __str__(self) -> str:
+        return (
+            f"Cannot connect to host {self.host}:{self.port} "
+            f"ssl:{'default' if self.ssl is True else self.ssl} [{self._os_error.strerror}]"
+        )
+
+    __reduce__ = BaseException.__reduce__
+
+
+class ClientSSLError(ClientConnectorError):
+    """The TLS handshake failed."""
+
+
+class ClientConnectorSSLError(ClientSSLError, ssl.SSLError):
+    """The TLS handshake failed for a reason other than certificate verification."""
+
+
+class ClientConnectorCertificateError(ClientSSLError, ssl.CertificateError):
+    """The server's certificate could not be verified."""
+
+    def __str__(self) -> str:
+        return (
+            f"Cannot connect to host {self.host}:{self.port} ssl:{self.ssl} "
+            f"[{type(self._os_error).__name__}: {self._os_error}]"
+        )
+
+
+class ServerConnectionError(ClientConnectionError):
+    """Base class for failures of an established server connection."""
+
+
+class ServerDisconnectedError(ServerConnectionError):
+    """The server closed the connection before sending a (complete) response head."""
+
+    def __init__(self, message: str | None = None) -> None:
+        if message is None:
+            message = "Server disconnected"
+        self.message = message
+        super().__init__(message)
+
+
+class ServerTimeoutError(ServerConnectionError, asyncio.TimeoutError):
+    """A client timeout expired (total, connect or socket read)."""
+
+
+class ConnectionTimeoutError(ServerTimeoutError):
+    """Connecting (including waiting for a free pool slot) took too long."""
+
+
+class SocketTimeoutError(ServerTimeoutError):
+    """No bytes arrived from the server for ``sock_read`` seconds."""
+
+
+class ClientPayloadError(ClientError):
+    """The response body broke off, was malformed, or could not be decoded."""
+
+
+class InvalidURL(ClientError, ValueError):
+    """The URL cannot be requested (no host, unsupported scheme...)."""
+
+    def __init__(self, url: str | URL, description: str | None = None) -> None:
+        self._url = url
+        self._description = description
+        if description:
+            super().__init__(url, description)
+        else:
+            super().__init__(url)
+
+    @property
+    def url(self) -> str | URL:
+        """The offending URL."""
+        return self._url
+
+    @property
+    def description(self) -> str | None:
+        """Why the URL was rejected, if known."""
+        return self._description
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self}>"
+
+    def __str__(self) -> str:
+        if self._description:
+            return f"{self._url} - {self._description}"
+        return str(self._url)
+
+
+class InvalidUrlClientError(InvalidURL):
+    """The requested URL is invalid."""
+
+
+class RedirectClientError(ClientError):
+    """Base class for redirects that cannot be followed."""
+
+
+class NonHttpUrlClientError(ClientError):
+    """The requested URL's scheme is not http(s)."""
+
+
+class InvalidUrlRedirectClientError(InvalidUrlClientError, RedirectClientError):
+    """A redirect pointed at an invalid URL."""
+
+
+class NonHttpUrlRedirectClientError(NonHttpUrlClientError, RedirectClientError):
+    """A redirect pointed at a non-http(s) URL."""
