@@ -59,8 +59,9 @@ async def _run_app(
         handler_cancellation=handler_cancellation,
         **kwargs,
     )
-    await runner.setup()
     try:
+        # Inside the try: a failing on_startup still gets its cleanup run.
+        await runner.setup()
         sites: list[BaseSite] = []
         if host is not None:
             hosts = [host] if isinstance(host, str) else list(host)

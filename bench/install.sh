@@ -1,0 +1,15 @@
+#!/bin/sh
+# Install wrk, the load generator bench/run.py drives. Idempotent; needs root (Debian/Ubuntu).
+set -eu
+
+if command -v wrk >/dev/null 2>&1; then
+    echo "wrk already installed: $(command -v wrk)"
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "wrk is missing; run this script as root (or: sudo apt-get update && sudo apt-get install -y wrk)" >&2
+    exit 1
+fi
+apt-get update
+apt-get install -y wrk
+echo "wrk installed: $(command -v wrk)"

@@ -1,0 +1,113 @@
+"""Serve the benchmark app with one implementation, pinned to one CPU.
+
+    python bench/serve.py --impl heron|aiohttp|ceiling --port P [--routes N] [--cpu 0]
+    python bench/serve.py --impl heron --check      # import only, print the version
+
+Imports the implementation's ``web`` module (``heron.web`` or ``aiohttp.web``), installs uvloop
+when available, builds ``app.build_app(web, routes=N)`` and calls ``web.run_app`` on 127.0.0.1.
+Prints one line starting with ``READY`` when listening (``bench/run.py`` does not rely on it:
+it polls the port). ``ceiling`` serves canned bytes with bare uvloop + httptools instead.
+The checkout's own ``heron`` (the parent of ``bench/``) wins over any installed copy.
+Exit status 3 means the implementation could not be imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import sys
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+from app import DEFAULT_ROUTES, build_app
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+IMPL_MODULES = {"heron": "heron.web", "aiohttp": "aiohttp.web", "ceiling": "ceiling"}
+VERSION_MODULES = {"heron": "heron", "aiohttp": "aiohttp", "ceiling": "httptools"}
+HOST = "127.0.0.1"
+EXIT_IMPORT_ERROR = 3
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--impl", choices=IMPL_MODULES, required=True)
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--check", action="store_true", help="import, print version, exit")
+    parser.add_argument("--routes", type=int, default=DEFAULT_ROUTES, help="API route count")
+    parser.add_argument("--cpu", type=int, default=0, help="CPU to pin to; -1: no pinning")
+    return parser.parse_args(argv)
+
+
+def pin_to_cpu(cpu: int) -> str:
+    """Pin this process to ``cpu`` when possible; return a short description of what happened."""
+    if cpu < 0:
+        return "not pinned"
+    if not hasattr(os, "sched_setaffinity"):
+        return "not pinned (no sched_setaffinity)"
+    if cpu not in os.sched_getaffinity(0):
+        return f"not pinned (cpu {cpu} unavailable)"
+    os.sched_setaffinity(0, {cpu})
+    return f"cpu {cpu}"
+
+
+def install_uvloop() -> str:
+    """Make new event loops uvloop ones when uvloop is installed; return the loop's name."""
+    try:
+        import uvloop
+    except ImportError:
+        return "asyncio"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # policies are deprecated on 3.14+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return f"uvloop {getattr(uvloop, '__version__', '?')}"
+
+
+def import_impl(impl: str) -> ModuleType:
+    """Import and return ``impl``'s module; exit with status 3 and one clear line if it fails."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(1, str(REPO_ROOT))  # after bench/: benchmark the checkout's heron
+    name = IMPL_MODULES[impl]
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:  # any failure to import is a finding to report, not to hide
+        print(f"IMPORT-ERROR cannot import {name}: {type(exc).__name__}: {exc}", flush=True)
+        sys.exit(EXIT_IMPORT_ERROR)
+
+
+def describe(impl: str) -> str:
+    """``<package> <version>`` for an imported implementation."""
+    package = VERSION_MODULES[impl]
+    version = getattr(sys.modules.get(package), "__version__", "?")
+    return f"{package} {version}"
+
+
+def ready(message: str) -> None:
+    """Print the one-line readiness message, whatever multi-line text the caller passes."""
+    first = message.strip().splitlines()[0] if message.strip() else "listening"
+    print(f"READY {first}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point."""
+    args = parse_args(argv)
+    module = import_impl(args.impl)
+    if args.check:
+        print(f"{describe(args.impl)} ({module.__name__} from {module.__file__})", flush=True)
+        return
+    pinned = pin_to_cpu(args.cpu)
+    if args.impl == "ceiling":
+        print(f"serve: {describe(args.impl)} pinned={pinned}", flush=True)
+        module.serve(HOST, args.port, ready)
+        return
+    loop_name = install_uvloop()
+    print(f"serve: {describe(args.impl)} loop={loop_name} pinned={pinned}", flush=True)
+    app = build_app(module, routes=args.routes)
+    module.run_app(app, host=HOST, port=args.port, access_log=None, print=ready)
+
+
+if __name__ == "__main__":
+    main()
