@@ -368,7 +368,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def _start_next(self) -> None:
         head, payload = self._queue.popleft()
-        self._update_reading()
+        if self._reading_paused:
+            self._update_reading()
         self._state = BUSY
         self._deadline = None
         self._task = self._loop.create_task(self._run(head, payload))
@@ -419,7 +420,8 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._state = IDLE
         self._set_deadline(self._config.keepalive_timeout)
-        self._update_reading()
+        if self._reading_paused:
+            self._update_reading()
 
     async def _discard_body(self, payload: StreamReader) -> bool:
         """Read and drop what is left of an unread body; True if the connection is reusable."""

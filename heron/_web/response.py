@@ -23,7 +23,7 @@ from multidict import CIMultiDict
 
 from .. import hdrs
 from .._io.writer import ResponseWriter
-from .._proto.serialize import serialize_head, status_line
+from .._proto.serialize import reason_phrase, serialize_head, status_line
 from .._util.dates import http_date
 
 if TYPE_CHECKING:
@@ -133,10 +133,11 @@ class StreamResponse(MutableMapping[str, Any]):
             raise RuntimeError(
                 "Cannot change the response status code after the headers have been sent"
             )
-        self._status = int(status)
+        self._status = status = int(status)
+        # Kept apart so the precomputed status line serves the common case.
+        self._custom_reason = reason
         if reason is None:
-            from_table = status_line((1, 1), self._status, None)
-            reason = from_table.split(" ", 2)[2][:-2]
+            reason = reason_phrase(status)
         elif "\r" in reason or "\n" in reason:
             raise ValueError("Reason cannot contain \\r or \\n")
         self._reason = reason
@@ -437,7 +438,7 @@ class StreamResponse(MutableMapping[str, Any]):
             headers[hdrs.SERVER] = request._protocol.config.server_header
 
     def _serialize_head(self, version: tuple[int, int]) -> bytes:
-        line = status_line(version, self._status, self._reason)
+        line = status_line(version, self._status, self._custom_reason)
         headers: Any = self._headers.items()
         if self._cookies:
             headers = [*headers, *self._cookie_headers()]
@@ -569,16 +570,19 @@ class Response(StreamResponse):
         real = CIMultiDict(headers) if headers is not None else CIMultiDict()
         if content_type is not None and "charset" in content_type:
             raise ValueError("charset must not be in content_type argument")
+        encoded: bytes | None = None
         if text is not None:
+            if not isinstance(text, str):
+                raise TypeError(f"text argument must be str ({type(text)!r})")
             if hdrs.CONTENT_TYPE in real:
                 if content_type or charset:
                     raise ValueError(_BOTH_CONTENT_TYPES)
             else:
-                if not isinstance(text, str):
-                    raise TypeError(f"text argument must be str ({type(text)!r})")
-                real[hdrs.CONTENT_TYPE] = (
-                    f"{content_type or 'text/plain'}; charset={charset or 'utf-8'}"
-                )
+                # PERF: "plaintext"/"JSON": set the header and encode once, without
+                # parsing the Content-Type back through the text setter.
+                charset = charset or "utf-8"
+                real[hdrs.CONTENT_TYPE] = f"{content_type or 'text/plain'}; charset={charset}"
+                encoded = text.encode(charset)
         elif hdrs.CONTENT_TYPE in real:
             if content_type is not None or charset is not None:
                 raise ValueError(_BOTH_CONTENT_TYPES)
@@ -591,7 +595,9 @@ class Response(StreamResponse):
         super().__init__(status=status, reason=reason, _real_headers=real)
         self._zlib_executor_size = zlib_executor_size
         self._zlib_executor = zlib_executor
-        if text is not None:
+        if encoded is not None:
+            self._body = encoded
+        elif text is not None:
             self.text = text
         else:
             self.body = body
