@@ -37,6 +37,7 @@ def say(text):
     print(text, flush=True)
 
 async def slow(request):
+    say("handler started")
     body = await request.read()
     say("handler done")
     return web.Response(text="got " + body.decode())
@@ -103,6 +104,9 @@ async def test_sigterm_finishes_in_flight_request(tmp_path: Path) -> None:
     try:
         client = await RawClient.connect(port)
         await client.send(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n")
+        # The request is accepted once its handler runs; only then stop the server.
+        line = await asyncio.wait_for(proc.stdout.readline(), 20)
+        assert line == b"handler started\n"
         proc.send_signal(signal.SIGTERM)
         # The shutdown has begun once on_shutdown ran; new connections are refused then.
         line = await asyncio.wait_for(proc.stdout.readline(), 20)
