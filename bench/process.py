@@ -185,3 +185,15 @@ def probe(python: str, *args: str, timeout_s: float = 60.0) -> tuple[bool, str]:
     ok = proc.returncode == 0
     lines = (proc.stdout + proc.stderr).strip().splitlines()
     return ok, lines[-1] if lines else f"exit status {proc.returncode}"
+
+
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds used so far by process ``pid`` (Linux /proc), or None."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -24,6 +24,8 @@ class Measurement:
     result: WrkResult | None = None
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    #: Server CPU time (user + system) per request during the measured run.
+    cpu_us_per_req: float | None = None
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Summary:
     rps_max: float | None = None
     p50_ms: float | None = None
     p99_ms: float | None = None
+    cpu_us_median: float | None = None
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     not_applicable: bool = False
@@ -65,6 +68,8 @@ def summarise(scenario: str, impl: str, measurements: Sequence[Measurement]) -> 
     summary.rps_min, summary.rps_max = min(rps), max(rps)
     summary.p50_ms = statistics.median(r.latency_ms["p50"] for r in results)
     summary.p99_ms = statistics.median(r.latency_ms["p99"] for r in results)
+    cpu = [m.cpu_us_per_req for m in measurements if m.cpu_us_per_req is not None]
+    summary.cpu_us_median = statistics.median(cpu) if cpu else None
     return summary
 
 
@@ -97,6 +102,19 @@ def _ratio(a: Summary | None, b: Summary | None) -> str:
     return f"{ratio:.2f}x{'~' if noisy else ''}"
 
 
+def _cpu_ratio(a: Summary | None, b: Summary | None) -> str:
+    """How many times less server CPU per request the first uses (higher is better)."""
+    if a is None or b is None or not a.cpu_us_median or not b.cpu_us_median:
+        return "-"
+    return f"{b.cpu_us_median / a.cpu_us_median:.2f}x"
+
+
+def _fmt_cpu(summary: Summary | None) -> str:
+    if summary is None or summary.cpu_us_median is None:
+        return "-"
+    return f"{summary.cpu_us_median:.1f}"
+
+
 def table(
     scenarios: Sequence[str], impls: Sequence[str], summaries: dict[tuple[str, str], Summary]
 ) -> str:
@@ -105,6 +123,9 @@ def table(
     if len(impls) >= 2:
         header.append(f"{impls[0]}/{impls[1]}")
     header += [f"{i} p99" for i in impls]
+    header += [f"{i} CPU us/req" for i in impls]
+    if len(impls) >= 2:
+        header.append("CPU ratio")
     rows = [header]
     for name in scenarios:
         cells = [summaries.get((name, i)) for i in impls]
@@ -112,6 +133,9 @@ def table(
         if len(impls) >= 2:
             row.append(_ratio(cells[0], cells[1]))
         row += [_fmt_ms(c) for c in cells]
+        row += [_fmt_cpu(c) for c in cells]
+        if len(impls) >= 2:
+            row.append(_cpu_ratio(cells[0], cells[1]))
         rows.append(row)
     widths = [max(len(r[col]) for r in rows) for col in range(len(header))]
     lines = [

@@ -29,7 +29,16 @@ from typing import Any, NoReturn
 
 import report
 import wrk
-from process import BENCH_DIR, HOST, ServerError, ServerProcess, check_impl, preflight, probe
+from process import (
+    BENCH_DIR,
+    HOST,
+    ServerError,
+    ServerProcess,
+    check_impl,
+    preflight,
+    probe,
+    process_cpu_seconds,
+)
 from report import Measurement, Summary
 from scenarios import SCENARIOS, Scenario, get_scenario
 from serve import IMPL_MODULES
@@ -189,7 +198,15 @@ def measure(
             command = wrk_command(options, wrk_path, scenario, server.port)
             if options.warmup_s:
                 wrk.run(replace(command, duration_s=options.warmup_s))
+            cpu_before = process_cpu_seconds(server.pid)
             measurement.result = wrk.run(command)
+            cpu_after = process_cpu_seconds(server.pid)
+            if cpu_before is not None and cpu_after is not None and measurement.result.requests:
+                # CPU time per request is much less sensitive than req/s to other load on
+                # a shared machine: the ratio to trust when the req/s spread is large.
+                measurement.cpu_us_per_req = (
+                    1e6 * (cpu_after - cpu_before) / measurement.result.requests
+                )
     except (ServerError, wrk.WrkError) as exc:
         measurement.error = str(exc)
         return measurement

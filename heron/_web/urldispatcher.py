@@ -16,6 +16,7 @@ The web layer's fast path::
 from __future__ import annotations
 
 import keyword
+import os
 import re
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sized
 from types import MappingProxyType
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from .. import hdrs
 from .._routing import OpaquePattern, RouteTable, compile_table, has_variables
+from .abc import AbstractRouter
 from .exceptions import HTTPMethodNotAllowed, HTTPNotFound
 from .handler_types import ExpectHandler, Handler, RoutableRequest
 from .match_info import MatchInfoError, UrlMappingMatchInfo
@@ -36,6 +38,7 @@ from .resources import (
     path_safe_of,
 )
 from .routes import AbstractRoute, ResourceRoute, SystemRoute, raise_match_error
+from .static import StaticResource
 from .view import AbstractView, View
 
 if TYPE_CHECKING:
@@ -53,6 +56,7 @@ __all__ = (
     "ResourceRoute",
     "ResourcesView",
     "RoutesView",
+    "StaticResource",
     "SystemRoute",
     "UrlDispatcher",
     "UrlMappingMatchInfo",
@@ -95,7 +99,7 @@ class RoutesView(Sized, Iterable[AbstractRoute], Container[AbstractRoute]):
         return route in self._routes
 
 
-class UrlDispatcher(Mapping[str, AbstractResource]):
+class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
     """The router: resources by name, route registration and request resolution."""
 
     NAME_SPLIT_RE = _NAME_SPLIT_RE
@@ -189,6 +193,13 @@ class UrlDispatcher(Mapping[str, AbstractResource]):
                 route = routes.get(method) or cast(Resource, resource)._any_route
                 if route is not None:
                     return UrlMappingMatchInfo(match_dict, route)
+            else:
+                # PERF: "sub-app behind three middlewares": an opaque first candidate
+                # (a sub-application) usually resolves the request itself; scan only
+                # when it does not.
+                match_info, _ = resource._resolve_path(method, path, request)
+                if match_info is not None:
+                    return match_info
         return self._resolve_scan(method, path, request, table)
 
     def _resolve_scan(
@@ -341,6 +352,38 @@ class UrlDispatcher(Mapping[str, AbstractResource]):
     def add_view(self, path: str, handler: type[AbstractView], **kwargs: Any) -> AbstractRoute:
         """A class-based view for any method: ``add_route("*", ...)``."""
         return self.add_route(hdrs.METH_ANY, path, handler, **kwargs)
+
+    def add_static(
+        self,
+        prefix: str,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        expect_handler: ExpectHandler | None = None,
+        chunk_size: int = 256 * 1024,
+        show_index: bool = False,
+        follow_symlinks: bool = False,
+        append_version: bool = False,
+    ) -> StaticResource:
+        """Serve the files under directory ``path`` at URL ``prefix`` (GET and HEAD).
+
+        See :class:`StaticResource` for the safety rules; ``follow_symlinks`` lets links
+        inside the directory point outside it.
+        """
+        if not prefix.startswith("/"):
+            raise ValueError(f"prefix should start with /: {prefix!r}")
+        resource = StaticResource(
+            prefix.rstrip("/"),
+            path,
+            name=name,
+            expect_handler=expect_handler,
+            chunk_size=chunk_size,
+            show_index=show_index,
+            follow_symlinks=follow_symlinks,
+            append_version=append_version,
+        )
+        self.register_resource(resource)
+        return resource
 
     def add_routes(self, routes: Iterable[AbstractRouteDef]) -> list[AbstractRoute]:
         """Register route definitions (``RouteTableDef`` or ``web.get(...)`` etc.); return
