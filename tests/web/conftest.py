@@ -1,0 +1,5 @@
+"""Web-layer tests reuse the engine's real-socket fixtures (server and h11 raw client)."""
+
+from ..engine.conftest import raw, serve
+
+__all__ = ("raw", "serve")

@@ -1,0 +1,156 @@
+"""Streamed responses on the wire, parsed by h11 (an independent HTTP/1.1 parser)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import gzip
+import zlib
+from typing import Any
+
+import pytest
+
+from heron import web
+
+from ..engine.conftest import RawClient, Serve
+
+
+async def fetch(port: int, target: str, headers: str = "") -> tuple[Any, bytes, RawClient]:
+    client = await RawClient.connect(port)
+    await client.send(f"GET {target} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode())
+    response, body = await client.response()
+    return response, body, client
+
+
+def header(response: Any, name: str) -> str | None:
+    for key, value in response.headers:
+        if key.decode().lower() == name.lower():
+            return str(value.decode())
+    return None
+
+
+async def test_chunked_streaming_and_headers(serve: Serve) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"X-A": "1"})
+        response.enable_chunked_encoding()
+        response.last_modified = datetime.datetime(
+            2020, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc
+        )
+        response.etag = "v1"
+        response.content_type = "text/plain"
+        await response.prepare(request)
+        for part in (b"one ", b"two ", b"three"):
+            await response.write(part)
+            await response.drain()
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    port = await serve(app)
+    response, body, client = await fetch(port, "/")
+    assert body == b"one two three"
+    assert header(response, "Transfer-Encoding") == "chunked"
+    assert header(response, "Last-Modified") == "Thu, 02 Jan 2020 03:04:05 GMT"
+    assert header(response, "ETag") == '"v1"'
+    assert header(response, "X-A") == "1"
+    client.close()
+
+
+async def test_content_length_stream_and_force_close(serve: Serve) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.content_length = 6
+        response.force_close()
+        await response.prepare(request)
+        await response.write(b"abc")
+        await response.write(b"def")
+        return response
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    port = await serve(app)
+    response, body, client = await fetch(port, "/")
+    assert body == b"abcdef"
+    assert header(response, "Content-Length") == "6"
+    assert header(response, "Connection") == "close"
+    assert await client.closed_by_peer()
+
+
+@pytest.mark.parametrize(
+    ("force", "accept", "coding"),
+    [
+        (None, "gzip, deflate", "gzip"),
+        (None, "deflate", "deflate"),
+        (web.ContentCoding.gzip, "", "gzip"),
+        (web.ContentCoding.deflate, "", "deflate"),
+        (None, "", None),
+    ],
+)
+async def test_enable_compression(
+    serve: Serve, force: Any, accept: str, coding: str | None
+) -> None:
+    payload = b"heron " * 500
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.enable_compression(force)
+        await response.prepare(request)
+        await response.write(payload[:1000])
+        await response.write(payload[1000:])
+        return response
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    port = await serve(app)
+    extra = f"Accept-Encoding: {accept}\r\n" if accept else ""
+    response, body, client = await fetch(port, "/", extra)
+    client.close()
+    assert header(response, "Content-Encoding") == coding
+    if coding == "gzip":
+        body = gzip.decompress(body)
+    elif coding == "deflate":
+        body = zlib.decompress(body)
+    assert body == payload
+
+
+async def test_prepared_response_cannot_serve_another_request(serve: Serve) -> None:
+    cached = web.StreamResponse()
+    errors: list[str] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        try:
+            await cached.prepare(request)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+            raise
+        await cached.write_eof(b"first")
+        return cached
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    port = await serve(app)
+    _, body, client = await fetch(port, "/")
+    assert body == b"first"
+    response, body, client2 = await asyncio.wait_for(fetch(port, "/"), 10)
+    assert response.status_code == 500
+    assert errors and "one request, one response" in errors[0]
+    client.close()
+    client2.close()
+
+
+async def test_head_of_streamed_response_has_no_body(serve: Serve) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        await response.write(b"body bytes")
+        return response
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    port = await serve(app)
+    client = await RawClient.connect(port)
+    await client.send(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+    response, body = await client.response("HEAD")
+    assert response.status_code == 200 and body == b""
+    client.close()
