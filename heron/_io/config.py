@@ -36,6 +36,8 @@ class ServerConfig:
     lingering_time: float = 10.0
     #: Bytes of unread request body discarded at most before the connection is closed.
     lingering_limit: int = 2**20
+    #: Decode request bodies sent with a ``Content-Encoding`` (gzip, deflate, br, zstd).
+    auto_decompress: bool = True
     #: Cancel the handler when its client disconnects (aiohttp 3.9+ default: no).
     handler_cancellation: bool = False
     #: Enable TCP keep-alive probes on accepted sockets.

@@ -14,7 +14,6 @@ import socket
 import string
 from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from email.utils import parsedate_to_datetime
 from http.cookies import CookieError, SimpleCookie
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -24,11 +23,16 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
 
 from .. import hdrs
+from .._io.decoding import DecodingStreamReader
 from .._io.streams import EMPTY_PAYLOAD, StreamReader
 from .._io.writer import ResponseWriter
+from .._proto.conditional import parse_entity_tags, parse_http_date
+from .._proto.decoding import ContentDecodingError, make_content_decoder
 from .._proto.h1 import HttpVersion, RequestHead
 from .._util.reify import reify
-from .exceptions import HTTPRequestEntityTooLarge
+from .bodies import read_multipart_form, too_many_fields
+from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
+from .multipart import MultipartReader
 from .response import ETag
 
 if TYPE_CHECKING:
@@ -150,6 +154,9 @@ class BaseRequest(MutableMapping[str, Any]):
         )
         clone = self._clone_into(new_head)
         clone._read_bytes = self._read_bytes
+        if "content" in self.__dict__:
+            # Share the decoded stream, not a second decoder over the same raw bytes.
+            clone.__dict__["content"] = self.__dict__["content"]
         for key, value in (("scheme", scheme), ("host", host), ("remote", remote)):
             if value is not None:
                 clone.__dict__[key] = value
@@ -374,23 +381,28 @@ class BaseRequest(MutableMapping[str, Any]):
 
     @reify
     def if_modified_since(self) -> datetime.datetime | None:
+        """``If-Modified-Since`` as an aware datetime; None if absent or not an HTTP-date."""
         return _parse_date(self.headers.get(hdrs.IF_MODIFIED_SINCE))
 
     @reify
     def if_unmodified_since(self) -> datetime.datetime | None:
+        """``If-Unmodified-Since`` as an aware datetime; None if absent or invalid."""
         return _parse_date(self.headers.get(hdrs.IF_UNMODIFIED_SINCE))
 
     @reify
     def if_range(self) -> datetime.datetime | None:
+        """``If-Range`` when it holds a date (None for an entity-tag, as in aiohttp)."""
         return _parse_date(self.headers.get(hdrs.IF_RANGE))
 
     @reify
     def if_match(self) -> tuple[ETag, ...] | None:
-        return _parse_etags(self.headers.get(hdrs.IF_MATCH))
+        """``If-Match`` entity-tags (``(ETag("*"),)`` for ``*``; ``()`` if malformed)."""
+        return _parse_etags(self.headers.getall(hdrs.IF_MATCH, ()))
 
     @reify
     def if_none_match(self) -> tuple[ETag, ...] | None:
-        return _parse_etags(self.headers.get(hdrs.IF_NONE_MATCH))
+        """``If-None-Match`` entity-tags (``(ETag("*"),)`` for ``*``; ``()`` if malformed)."""
+        return _parse_etags(self.headers.getall(hdrs.IF_NONE_MATCH, ()))
 
     @reify
     def http_range(self) -> slice:
@@ -401,7 +413,7 @@ class BaseRequest(MutableMapping[str, Any]):
         unit, sep, spec = raw.partition("=")
         start_s, dash, end_s = spec.partition("-")
         if (
-            unit.strip() != "bytes"
+            unit.strip(" \t").lower() != "bytes"  # range units are case-insensitive
             or not sep
             or not dash
             or not (start_s or end_s)
@@ -411,6 +423,9 @@ class BaseRequest(MutableMapping[str, Any]):
         start = int(start_s) if start_s else None
         end = int(end_s) if end_s else None
         if start is None and end is not None:
+            if end == 0:
+                # RFC 9110 §14.1.1: a zero suffix-length selects nothing.
+                raise ValueError("suffix length cannot be zero")
             return slice(-end, None, 1)
         if start is not None and end is not None:
             if start > end:
@@ -420,10 +435,30 @@ class BaseRequest(MutableMapping[str, Any]):
 
     # ------------------------------------------------------------------ body
 
-    @property
+    @reify
     def content(self) -> StreamReader:
-        """The body as a stream."""
-        return self._payload
+        """The body as a stream, decoded per its ``Content-Encoding`` (``auto_decompress``).
+
+        Decoding happens as the stream is read, one bounded piece at a time.
+        """
+        payload = self._payload
+        if payload is EMPTY_PAYLOAD:
+            return payload
+        coding = None
+        for name, value in self._head.raw_headers:
+            if len(name) == 16 and name.lower() == b"content-encoding":
+                coding = value
+        if coding is None:
+            return payload
+        config = getattr(self._protocol, "config", None)
+        if not getattr(config, "auto_decompress", True):
+            return payload
+        decoder = make_content_decoder(_decode(coding))
+        if decoder is None:
+            return payload
+        return DecodingStreamReader(
+            payload, decoder, chunk_size=getattr(config, "read_bufsize", 2**16)
+        )
 
     @property
     def body_exists(self) -> bool:
@@ -433,17 +468,18 @@ class BaseRequest(MutableMapping[str, Any]):
     @property
     def has_body(self) -> bool:
         """Deprecated alias of ``can_read_body``."""
-        return not self._payload.at_eof()
+        return not self.content.at_eof()
 
     @property
     def can_read_body(self) -> bool:
         """True while unread body bytes remain."""
-        return not self._payload.at_eof()
+        return not self.content.at_eof()
 
     async def release(self) -> None:
-        """Read and drop the rest of the body."""
-        while not self._payload.at_eof():
-            if not await self._payload.readany():
+        """Read and drop the rest of the body (as received: nothing is decompressed)."""
+        payload = self._payload
+        while not payload.at_eof():
+            if not await payload.readany():
                 break
 
     async def read(self) -> bytes:
@@ -455,9 +491,12 @@ class BaseRequest(MutableMapping[str, Any]):
                 raise _too_large(limit, declared)
             parts = []
             size = 0
-            payload = self._payload
+            payload = self.content
             while True:
-                chunk = await payload.readany()
+                try:
+                    chunk = await payload.readany()
+                except ContentDecodingError as exc:
+                    raise _bad_body(str(exc)) from None
                 if not chunk:
                     break
                 size += len(chunk)
@@ -494,14 +533,22 @@ class BaseRequest(MutableMapping[str, Any]):
             self._post = MultiDictProxy(MultiDict())
             return self._post
         ctype = self.content_type
-        if ctype == "application/x-www-form-urlencoded":
-            text = await self.text()
-            pairs = parse_qsl(
-                text,
-                keep_blank_values=True,
-                encoding=self.charset or "utf-8",
-                max_num_fields=self._client_max_fields,
-            )
+        if ctype in ("application/x-www-form-urlencoded", ""):
+            charset = self.charset or "utf-8"
+            try:
+                text = (await self.read()).rstrip().decode(charset)
+            except (LookupError, UnicodeDecodeError):
+                raise _bad_body(f"Form body is not {charset} text") from None
+            max_fields = self._client_max_fields
+            try:
+                pairs = parse_qsl(
+                    text,
+                    keep_blank_values=True,
+                    encoding=charset,
+                    max_num_fields=max_fields if max_fields > 0 else None,
+                )
+            except ValueError:
+                raise too_many_fields(max_fields) from None
             self._post = MultiDictProxy(MultiDict(pairs))
             return self._post
         if ctype == "multipart/form-data":
@@ -509,8 +556,41 @@ class BaseRequest(MutableMapping[str, Any]):
         self._post = MultiDictProxy(MultiDict())
         return self._post
 
+    async def multipart(self) -> MultipartReader:
+        """A reader over the parts of a ``multipart/*`` body (streamed, not buffered).
+
+        At most ``client_max_fields`` parts (0: no limit); whole-part reads such as
+        ``part.read()`` are bounded by ``client_max_size``; ``part.read_chunk()`` streams.
+        """
+        return self._multipart_reader(max_body_size=0)
+
+    def _multipart_reader(self, *, max_body_size: int) -> MultipartReader:
+        config = getattr(self._protocol, "config", None)
+        return MultipartReader(
+            self.headers,
+            self.content,
+            client_max_size=self._client_max_size,
+            max_field_size=getattr(config, "max_field_size", 8190),
+            max_headers=getattr(config, "max_headers", 128),
+            max_parts=self._client_max_fields,
+            max_size_error_cls=_too_large,
+            max_body_size=max_body_size,
+        )
+
     async def _post_multipart(self) -> MultiDictProxy[Any]:
-        raise NotImplementedError("multipart/form-data bodies arrive with the request-bodies issue")
+        limit = self._client_max_size
+        declared = self._head.content_length
+        if limit and declared is not None and declared > limit:
+            raise _too_large(limit, declared)
+        reader = self._multipart_reader(max_body_size=limit)
+        self._post = await read_multipart_form(
+            reader,
+            max_fields=self._client_max_fields,
+            loop=self._loop,
+            task=self._task,
+            file_field=FileField,
+        )
+        return self._post
 
     # ------------------------------------------------------------------ mapping
 
@@ -613,33 +693,31 @@ def _too_large(limit: int, size: int) -> HTTPRequestEntityTooLarge:
     return exc
 
 
+def _bad_body(reason: str) -> HTTPBadRequest:
+    exc = HTTPBadRequest(text=reason)
+    exc.force_close()
+    return exc
+
+
 def _parse_date(raw: str | None) -> datetime.datetime | None:
+    # RFC 9110 §5.6.7's three forms only, ASCII digits only (email.utils is laxer).
     if not raw:
         return None
-    try:
-        value = parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
+    seconds = parse_http_date(raw)
+    if seconds is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    return value
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
 
 
-def _parse_etags(raw: str | None) -> tuple[ETag, ...] | None:
-    if raw is None:
+def _parse_etags(values: list[str] | tuple[()]) -> tuple[ETag, ...] | None:
+    # A list field may span several header lines (RFC 9110 §5.3); commas may sit inside
+    # an entity-tag, so the value is scanned, not split.
+    if not values:
         return None
-    raw = raw.strip()
-    if raw == "*":
-        return (ETag("*"),)
-    tags = []
-    for item in raw.split(","):
-        item = item.strip()
-        weak = item.startswith("W/")
-        if weak:
-            item = item[2:]
-        if len(item) >= 2 and item[0] == item[-1] == '"':
-            tags.append(ETag(item[1:-1], weak))
-    return tuple(tags)
+    tags = parse_entity_tags(",".join(values))
+    if tags is None:
+        return ()
+    return tuple(ETag(tag.value, tag.weak) for tag in tags)
 
 
 def _unquote_cookie(value: str) -> str:

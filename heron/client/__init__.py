@@ -34,6 +34,7 @@ from .exceptions import (
     SocketTimeoutError,
     TooManyRedirects,
 )
+from .formdata import FormData
 from .protocol import HttpVersion
 from .response import ClientResponse
 from .session import ClientSession
@@ -60,6 +61,7 @@ __all__ = (
     "ContentTypeError",
     "CookieJar",
     "DummyCookieJar",
+    "FormData",
     "HttpVersion",
     "InvalidURL",
     "InvalidUrlClientError",

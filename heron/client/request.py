@@ -170,6 +170,10 @@ def make_payload(data: Any, json: Any, dumps: JSONEncoder = jsonlib.dumps) -> Pa
         return None
     if isinstance(data, Payload):
         return data
+    to_payload = getattr(data, "to_payload", None)
+    if to_payload is not None:  # FormData (which imports this module)
+        payload: Payload = to_payload()
+        return payload
     if isinstance(data, (bytes, bytearray, memoryview)):
         return BytesPayload(bytes(data), "application/octet-stream")
     if isinstance(data, str):
