@@ -67,10 +67,11 @@ from ._web.exceptions import (
     HTTPVariantAlsoNegotiates,
     HTTPVersionNotSupported,
 )
+from ._web.fileresponse import FileResponse
 from ._web.log import AbstractAccessLogger, AccessLogger
 from ._web.lowlevel import RequestHandler, Server
 from ._web.match_info import UrlMappingMatchInfo
-from ._web.middlewares import middleware
+from ._web.middlewares import middleware, normalize_path_middleware
 from ._web.request import BaseRequest, FileField, Request
 from ._web.resources import (
     AbstractResource,
@@ -116,6 +117,7 @@ from ._web.runners import (
     UnixSite,
 )
 from ._web.signals import CleanupError
+from ._web.static import StaticResource
 from ._web.urldispatcher import UrlDispatcher
 from ._web.view import View
 
@@ -135,6 +137,7 @@ __all__ = (
     "ContentCoding",
     "DynamicResource",
     "FileField",
+    "FileResponse",
     "GracefulExit",
     "HTTPAccepted",
     "HTTPBadGateway",
@@ -214,6 +217,7 @@ __all__ = (
     "ServerRunner",
     "SockSite",
     "StaticDef",
+    "StaticResource",
     "StreamReader",
     "StreamResponse",
     "TCPSite",
@@ -227,6 +231,7 @@ __all__ = (
     "json_bytes_response",
     "json_response",
     "middleware",
+    "normalize_path_middleware",
     "options",
     "patch",
     "post",
@@ -236,3 +241,8 @@ __all__ = (
     "static",
     "view",
 )
+
+if __name__ == "__main__":
+    from ._web.cli import main
+
+    main()

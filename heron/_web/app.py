@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 from .._io.protocol import HttpProtocol
 from .._io.streams import StreamReader
 from .._proto.h1 import RequestHead
+from .domain import Domain, MaskDomain, MatchedSubAppResource
 from .middlewares import build_chain, is_new_style, warn_old_style
 from .request import Request
-from .resources import PrefixedSubAppResource
+from .resources import AbstractResource, PrefixedSubAppResource
 from .response import StreamResponse
 from .routes import raise_match_error
 from .signals import CleanupContext, FrozenList, Signal
@@ -34,6 +35,7 @@ __all__ = ("AppKey", "Application", "NotAppKeyWarning", "RequestKey", "ResponseK
 web_logger = logging.getLogger("heron.web")
 
 T = TypeVar("T")
+_R = TypeVar("_R", bound=AbstractResource)
 _Handler = Callable[[Any], Awaitable[StreamResponse]]
 
 
@@ -237,18 +239,41 @@ class Application(MutableMapping[Any, Any]):
         """Register route definitions (``web.get(...)``, a ``RouteTableDef``…)."""
         return self._router.add_routes(routes)
 
-    def add_subapp(self, prefix: str, subapp: Application) -> Any:
+    def add_subapp(self, prefix: str, subapp: Application) -> PrefixedSubAppResource:
         """Mount ``subapp`` under ``prefix``; its signals run with this app's."""
+        if not isinstance(prefix, str):
+            raise TypeError("Prefix must be str")
         if not prefix.startswith("/"):
             raise ValueError("Prefix must start with '/'")
         prefix = prefix.rstrip("/")
         if not prefix:
             raise ValueError("Prefix cannot be empty")
-        resource = PrefixedSubAppResource(prefix, subapp)
+        return self._add_subapp(lambda: PrefixedSubAppResource(prefix, subapp), subapp)
+
+    def add_domain(self, domain: str, subapp: Application) -> MatchedSubAppResource:
+        """Hand requests whose ``Host`` is ``domain`` to ``subapp``.
+
+        ``domain`` is a host name (``example.com``, optionally with ``:port``) or a mask
+        where ``*`` stands for one or more labels (``*.example.com``).  Domain rules are
+        tried before any path, in the order they were added.
+        """
+        if not isinstance(domain, str):
+            raise TypeError("Domain must be str")
+        rule = MaskDomain(domain) if "*" in domain else Domain(domain)
+        return self._add_subapp(lambda: MatchedSubAppResource(rule, subapp), subapp)
+
+    def _add_subapp(self, factory: Callable[[], _R], subapp: Application) -> _R:
+        if self._frozen:
+            raise RuntimeError("Cannot add sub application to frozen application")
+        if subapp.frozen:
+            raise RuntimeError("Cannot add frozen application")
+        resource = factory()
         self._router.register_resource(resource)
         self._reg_subapp_signals(subapp)
         self._subapps.append(subapp)
         subapp.pre_freeze()
+        if self._loop is not None and subapp._loop is None:
+            subapp._loop = self._loop
         return resource
 
     def _reg_subapp_signals(self, subapp: Application) -> None:

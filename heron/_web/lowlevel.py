@@ -93,18 +93,32 @@ class Server:
         self._registry.begin_shutdown()
 
     async def wait_handlers(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for running handlers to finish."""
+        """Close upgraded connections (WebSockets: 1001), then wait up to ``timeout``
+        seconds for running handlers to finish."""
+        self._close_upgraded()
         await self._registry.wait_idle(timeout)
 
     async def shutdown(self, timeout: float | None = None) -> None:
         """Finish in-flight requests within ``timeout``, then close every connection."""
+        self._close_upgraded()
         await self._registry.shutdown(timeout if timeout is not None else 0.0)
+
+    def _close_upgraded(self) -> None:
+        for conn in list(self._registry.connections):
+            conn.close_upgraded()
 
     @staticmethod
     async def _send(request: BaseRequest, response: StreamResponse, writer: Any) -> None:
         if not response.prepared:
             await response._send(request)
-        elif not writer.eof:
+            return
+        finished: bool = writer.eof
+        if response._writer is not writer:
+            raise RuntimeError(
+                "This response was already used for another request: "
+                "one request, one response (create a new response object for each request)"
+            )
+        if not finished:
             await response.write_eof()
 
     def _make_request(

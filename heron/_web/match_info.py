@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .abc import AbstractMatchInfo
 from .exceptions import HTTPException
 from .handler_types import ExpectHandler, Handler
 from .routes import AbstractRoute, SystemRoute
@@ -83,6 +84,11 @@ class UrlMappingMatchInfo(dict[str, str]):
 
     def __repr__(self) -> str:
         return f"<MatchInfo {super().__repr__()}: {self._route}>"
+
+
+# PERF: "plaintext": registered rather than inherited; an ABC base costs ~40 ns on each of
+# these per-request objects, and isinstance(match_info, AbstractMatchInfo) works either way.
+AbstractMatchInfo.register(UrlMappingMatchInfo)
 
 
 class MatchInfoError(UrlMappingMatchInfo):

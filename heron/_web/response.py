@@ -8,11 +8,11 @@ whose body is known is sent by the server with a single transport write.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import enum
 import json
 import math
-import zlib
 from collections.abc import Callable, Iterator, MutableMapping
 from concurrent.futures import Executor
 from email.utils import parsedate_to_datetime
@@ -23,6 +23,7 @@ from multidict import CIMultiDict
 
 from .. import hdrs
 from .._io.writer import ResponseWriter
+from .._proto.codings import Compressor, available, make_compressor, negotiate
 from .._proto.serialize import reason_phrase, serialize_head, status_line
 from .._util.dates import http_date
 
@@ -47,6 +48,8 @@ class ContentCoding(enum.Enum):
     deflate = "deflate"
     gzip = "gzip"
     identity = "identity"
+    br = "br"  # needs the brotli package (the "compression" extra)
+    zstd = "zstd"  # needs a zstd library (the "compression" extra)
 
 
 class ETag(NamedTuple):
@@ -57,6 +60,12 @@ class ETag(NamedTuple):
 
 
 _NO_BODY_STATUSES = frozenset({204, 304})
+# Compress chunks at least this large in an executor, off the event loop (aiohttp: 4 KiB).
+_COMPRESS_OFFLOAD_SIZE = 32 * 1024
+_REUSED = (
+    "This response was already used for another request: "
+    "one request, one response (create a new response object for each request)"
+)
 _BOTH_CONTENT_TYPES = (
     "passing both Content-Type header and content_type or charset params is forbidden"
 )
@@ -76,6 +85,8 @@ class StreamResponse(MutableMapping[str, Any]):
     """A response whose body is written piece by piece after ``prepare``."""
 
     _length_check = True
+    _zlib_executor_size: int | None = None
+    _zlib_executor: Executor | None = None
 
     def __init__(
         self,
@@ -179,9 +190,17 @@ class StreamResponse(MutableMapping[str, Any]):
         force: bool | ContentCoding | None = None,
         strategy: int | None = None,
     ) -> None:
-        """Compress the body with gzip or deflate (negotiated, or ``force``d)."""
+        """Compress the body: negotiated from Accept-Encoding, or ``force``d.
+
+        Negotiation weighs the client's q-values among zstd, br, gzip and deflate (zstd and
+        br only when their libraries are installed).  A body that already has a
+        Content-Encoding is never compressed again.
+        """
         if isinstance(force, bool):
             force = ContentCoding.deflate if force else ContentCoding.identity
+        if force is not None and force is not ContentCoding.identity:
+            if force.value not in available():
+                raise RuntimeError(f"{force.value!r} compression needs heron[compression]")
         self._compression = True
         self._compression_force = force
         self._compression_strategy = strategy
@@ -375,17 +394,22 @@ class StreamResponse(MutableMapping[str, Any]):
 
     async def prepare(self, request: BaseRequest) -> ResponseWriter | None:
         """Send the head; run the app's ``on_response_prepare`` signal first."""
+        writer = self._writer
+        if writer is not None and writer is not request._payload_writer:
+            raise RuntimeError(_REUSED)
         if self._eof_sent:
             return None
-        if self._writer is not None:
-            return self._writer
+        if writer is not None:
+            return writer
         self._claim(request)
         await request._prepare_hook(self)
         return self._start(request)
 
     def _claim(self, request: BaseRequest) -> None:
-        if self._req is not None and self._req is not request:
-            raise RuntimeError("This response was already used for another request")
+        # A clone of the request shares its writer: same request, same response.
+        req = self._req
+        if req is not None and req._payload_writer is not request._payload_writer:
+            raise RuntimeError(_REUSED)
         self._req = request
 
     def _start(self, request: BaseRequest) -> ResponseWriter:
@@ -453,22 +477,18 @@ class StreamResponse(MutableMapping[str, Any]):
             yield hdrs.SET_COOKIE, text
 
     def _setup_compression(self, request: BaseRequest) -> None:
+        if hdrs.CONTENT_ENCODING in self._headers:
+            return  # already encoded: never compress twice
         coding = self._compression_force
         if coding is None:
-            accept = request.headers.get(hdrs.ACCEPT_ENCODING, "").lower()
-            if "gzip" in accept:
-                coding = ContentCoding.gzip
-            elif "deflate" in accept:
-                coding = ContentCoding.deflate
+            name = negotiate(request.headers.get(hdrs.ACCEPT_ENCODING, ""), available())
+            coding = ContentCoding(name) if name is not None else None
         if coding is None or coding is ContentCoding.identity:
             return
-        wbits = 16 + zlib.MAX_WBITS if coding is ContentCoding.gzip else zlib.MAX_WBITS
-        strategy = self._compression_strategy
-        self._compressor = zlib.compressobj(
-            wbits=wbits, strategy=strategy if strategy is not None else zlib.Z_DEFAULT_STRATEGY
-        )
+        self._compressor = make_compressor(coding.value, self._compression_strategy)
         self._headers[hdrs.CONTENT_ENCODING] = coding.value
-        self._headers.add(hdrs.VARY, hdrs.ACCEPT_ENCODING)
+        if hdrs.ACCEPT_ENCODING not in self._headers.getall(hdrs.VARY, ()):
+            self._headers.add(hdrs.VARY, hdrs.ACCEPT_ENCODING)
         self._headers.pop(hdrs.CONTENT_LENGTH, None)
         if request.version >= (1, 1):
             self._chunked = True
@@ -484,10 +504,21 @@ class StreamResponse(MutableMapping[str, Any]):
             raise TypeError(f"data argument must be byte-ish ({type(data)!r})")
         self._body_length += len(data)
         if self._compressor is not None:
-            data = self._compressor.compress(data)
+            data = await self._compress(data, False)
             if not data:
                 return
         await writer.write(data)
+
+    async def _compress(self, data: bytes | bytearray | memoryview, final: bool) -> bytes:
+        compressor: Compressor = self._compressor
+        size = self._zlib_executor_size or _COMPRESS_OFFLOAD_SIZE
+        if len(data) >= size:
+            # A large chunk would stall every other connection: compress it in a thread.
+            loop = asyncio.get_running_loop()
+            out = await loop.run_in_executor(self._zlib_executor, compressor.compress, data)
+        else:
+            out = compressor.compress(data)
+        return out + compressor.flush() if final else out
 
     async def drain(self) -> None:
         """Wait until the peer has taken what was written."""
@@ -504,7 +535,7 @@ class StreamResponse(MutableMapping[str, Any]):
             raise RuntimeError("Response has not been started")
         self._body_length += len(data)
         if self._compressor is not None:
-            data = self._compressor.compress(data) + self._compressor.flush()
+            data = await self._compress(data, True)
         await writer.write_eof(data)
         self._eof_sent = True
 

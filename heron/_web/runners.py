@@ -354,6 +354,14 @@ class AppRunner(BaseRunner):
     ) -> None:
         if not isinstance(app, Application):
             raise TypeError(f"The first argument should be web.Application instance, got {app!r}")
+        if not (
+            isinstance(access_log_class, type)
+            and issubclass(access_log_class, AbstractAccessLogger)
+        ):
+            raise TypeError(
+                "access_log_class must be subclass of heron.abc.AbstractAccessLogger, "
+                f"got {access_log_class!r}"
+            )
         kwargs["access_log_class"] = access_log_class
         super().__init__(handle_signals=handle_signals, **kwargs)
         self._app = app
@@ -372,11 +380,14 @@ class AppRunner(BaseRunner):
         await self._app.startup()
         self._app.freeze()
         handler: Callable[..., Any] = self._app._handle
+        kwargs = dict(self._kwargs)
+        # As in aiohttp, Application(handler_args=...) override the runner's keywords.
+        kwargs.update(self._app._handler_args or {})
         return Server(
             handler,
             request_factory=self._app._make_request,
             loop=loop,
-            **self._kwargs,
+            **kwargs,
         )
 
     async def _cleanup_server(self) -> None:
