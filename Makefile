@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.heron-installed
 
-.PHONY: demo test lint typecheck pytest test-slow bench bench-smoke clean
+.PHONY: demo test lint typecheck pytest system-deps test-slow bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +14,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,speed]'
 	touch $(STAMP)
 
-## Serve the demo app on http://localhost:8080
-demo: $(STAMP)
-	$(PY) examples/demo/app.py
+POLLS_STAMP := $(VENV)/.heron-polls-installed
+
+$(POLLS_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[polls,speed]'
+	touch $(POLLS_STAMP)
+
+## Serve the demo app on http://localhost:8080: the polls example (aiohttp's server tutorial
+## on heron, SQLite database created and seeded in examples/polls/ on first start)
+demo: $(POLLS_STAMP)
+	cd examples/polls && $(abspath $(PY)) -m heron_polls
 
 ## Lint, type-check and run the test suite (on asyncio and uvloop)
 test: lint typecheck pytest
@@ -28,8 +37,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) system-deps
 	$(PY) -m pytest -q -m "not slow"
+
+## System packages the tests drive (PostgreSQL, Chromium): installed when root with apt-get
+system-deps:
+	sh scripts/ensure-system-deps.sh
 
 ## The long suites (minutes): run before resolving an issue
 test-slow: $(STAMP)
@@ -46,3 +59,9 @@ bench-smoke: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+## Autobahn|Testsuite (WebSocket conformance, cases 1-13, ~10 minutes; installs the suite
+## under ~/.cache/heron-autobahn with pyenv's Python 2.7.18 on first use)
+.PHONY: autobahn
+autobahn: $(STAMP)
+	$(PY) tests/conformance/autobahn.py

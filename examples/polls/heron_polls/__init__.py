@@ -1,0 +1,1 @@
+"""heron's polls example: aiohttp's server tutorial, run on heron."""

@@ -1,0 +1,43 @@
+#!/bin/sh
+# System packages the test suite drives (Debian/Ubuntu):
+#   - postgresql          the polls example's tests start a throwaway cluster from its binaries
+#   - chromium, chromium-driver   the polls example's browser test (headless)
+#
+# Idempotent and fast when everything is present (no apt call at all).  As root with apt-get it
+# installs what is missing; otherwise it says what is missing and exits 0: the tests that need a
+# missing program are then skipped with a message naming it.
+set -eu
+
+have_postgres() {
+    command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 && return 0
+    for dir in /usr/lib/postgresql/*/bin; do
+        [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] && return 0
+    done
+    return 1
+}
+
+have_chromium() {
+    { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } &&
+        command -v chromedriver >/dev/null 2>&1
+}
+
+missing=""
+have_postgres || missing="$missing postgresql"
+have_chromium || missing="$missing chromium chromium-driver"
+
+if [ -z "$missing" ]; then
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "ensure-system-deps: missing:$missing (install them as root with apt-get;" \
+        "the tests that need them are skipped)" >&2
+    exit 0
+fi
+
+echo "ensure-system-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086  # word splitting of the package list is intended
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "ensure-system-deps: installed$missing"
