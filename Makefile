@@ -40,9 +40,10 @@ typecheck: $(STAMP)
 pytest: $(STAMP) system-deps
 	$(PY) -m pytest -q -m "not slow"
 
-## System packages the tests drive (PostgreSQL, Chromium): installed when root with apt-get
+## System packages the tests drive (PostgreSQL, Chromium, Redis): installed when root with apt-get
 system-deps:
 	sh scripts/ensure-system-deps.sh
+	sh scripts/ensure-redis.sh
 
 ## The long suites (minutes): run before resolving an issue
 test-slow: $(STAMP)
