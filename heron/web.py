@@ -243,6 +243,13 @@ __all__ = (
 )
 
 if __name__ == "__main__":
+    import sys
+
+    if "--reload" in sys.argv[1:]:
+        from .devserver import main as devserver_main
+
+        # Development mode: a supervisor keeps the socket and restarts the app on changes.
+        sys.exit(devserver_main(["run", *sys.argv[1:]]))
     from ._web.cli import main
 
     main()

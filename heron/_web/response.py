@@ -198,9 +198,8 @@ class StreamResponse(MutableMapping[str, Any]):
         """
         if isinstance(force, bool):
             force = ContentCoding.deflate if force else ContentCoding.identity
-        if force is not None and force is not ContentCoding.identity:
-            if force.value not in available():
-                raise RuntimeError(f"{force.value!r} compression needs heron[compression]")
+        if force not in (None, ContentCoding.identity) and force.value not in available():
+            raise RuntimeError(f"{force.value!r} compression needs heron[compression]")
         self._compression = True
         self._compression_force = force
         self._compression_strategy = strategy
