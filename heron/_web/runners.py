@@ -10,6 +10,7 @@ connections, ``on_shutdown``, wait for running handlers (up to
 from __future__ import annotations
 
 import asyncio
+import asyncio.selector_events
 import signal
 import socket
 import ssl
@@ -83,8 +84,18 @@ class BaseSite(ABC):
     async def stop(self) -> None:
         """Stop listening (connections already open are the runner's to close)."""
         self._runner._check_site(self)
-        if self._server is not None:
-            self._server.close()
+        server = self._server
+        if server is not None:
+            loop = asyncio.get_running_loop()
+            if isinstance(loop, asyncio.selector_events.BaseSelectorEventLoop):
+                # Stop accepting first and let the loop set up the connections it has just
+                # accepted: closing the server with their setup still queued drops them
+                # with a reset (asyncio's Server._attach refuses a closed server).
+                for sock in _sockets_of(server):
+                    loop.remove_reader(sock.fileno())
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
+            server.close()
         self._runner._unreg_site(self)
 
     def _server_or_raise(self) -> Server:
