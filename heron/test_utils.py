@@ -5,7 +5,7 @@
 sends requests to either with paths relative to the server's root.  The client is
 heron's own HTTP client (:mod:`heron.client`).
 
-Not provided yet: ``make_mocked_request`` and ``TestClient.ws_connect``.
+Not provided yet: ``make_mocked_request``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from ._web.response import StreamResponse
 from ._web.runners import AppRunner, BaseRunner, ServerRunner, TCPSite
 from .client import ClientResponse, ClientSession, CookieJar
 from .client.session import RequestContextManager
+from .client.ws import ClientWebSocketResponse, WSConnectContextManager
 
 __all__ = (
     "AioHTTPTestCase",
@@ -258,6 +259,7 @@ class TestClient:
         self._session = ClientSession(cookie_jar=cookie_jar, **kwargs)
         self._closed = False
         self._responses: list[ClientResponse] = []
+        self._websockets: list[ClientWebSocketResponse] = []
 
     async def start_server(self) -> None:
         """Start the server (if it is not running yet)."""
@@ -329,13 +331,25 @@ class TestClient:
         """OPTIONS ``path``."""
         return self.request("OPTIONS", path, **kwargs)
 
+    def ws_connect(self, path: str | URL, **kwargs: Any) -> WSConnectContextManager:
+        """Open a WebSocket to ``path``; await it or use ``async with``."""
+        return WSConnectContextManager(self._ws_connect(path, **kwargs))
+
+    async def _ws_connect(self, path: str | URL, **kwargs: Any) -> ClientWebSocketResponse:
+        ws = await self._session.ws_connect(self.make_url(path), **kwargs)
+        self._websockets.append(ws)
+        return ws
+
     async def close(self) -> None:
-        """Close every response, the session and the server (idempotent)."""
+        """Close every response and WebSocket, the session and the server (idempotent)."""
         if self._closed:
             return
         for resp in self._responses:
             resp.close()
         self._responses.clear()
+        for ws in self._websockets:
+            await ws.close()
+        self._websockets.clear()
         await self._session.close()
         await self._server.close()
         self._closed = True

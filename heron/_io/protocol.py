@@ -78,6 +78,7 @@ class HttpProtocol(asyncio.Protocol):
         "_task",
         "_timer",
         "_upgrade_buffer",
+        "_upgrade_shutdown",
         "_upgraded",
         "_write_paused",
         "transport",
@@ -117,6 +118,7 @@ class HttpProtocol(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._upgrade_buffer: bytearray | None = None
         self._upgraded: Callable[[bytes], None] | None = None
+        self._upgrade_shutdown: Callable[[], None] | None = None
         self._discard_waiter: asyncio.Future[bool] | None = None
         self._discard_budget = 0
         self._peer_eof = False
@@ -158,17 +160,28 @@ class HttpProtocol(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(_CONTINUE)
 
-    def upgrade(self, on_data: Callable[[bytes], None]) -> bytes:
+    def upgrade(
+        self, on_data: Callable[[bytes], None], on_shutdown: Callable[[], None] | None = None
+    ) -> bytes:
         """Hand the connection to another protocol after a 101 response.
 
         Returns the bytes that arrived after the upgrade request; from now on
-        incoming bytes go to ``on_data``.
+        incoming bytes go to ``on_data`` (``b""`` when the connection is gone),
+        and ``on_shutdown`` is called when the server shuts down.
         """
         buffered = bytes(self._upgrade_buffer or b"")
         self._upgrade_buffer = None
         self._upgraded = on_data
+        self._upgrade_shutdown = on_shutdown
         self._update_reading()
         return buffered
+
+    def close_upgraded(self) -> None:
+        """Server shutdown: ask the protocol this connection was upgraded to (if any) to close."""
+        callback = self._upgrade_shutdown
+        if callback is not None and self._upgraded is not None:
+            self._upgrade_shutdown = None
+            callback()
 
     def close(self) -> None:
         """Close the connection now (in-flight work is not waited for)."""
@@ -246,6 +259,9 @@ class HttpProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self._peer_eof = True
+        if self._upgraded is not None:
+            # No more bytes will come: the upgraded protocol hears it from connection_lost.
+            return False
         if self._config.handler_cancellation and self._task is not None:
             # The client is gone: with cancellation on, stop its handler now.
             self._task.cancel()
@@ -281,7 +297,8 @@ class HttpProtocol(asyncio.Protocol):
         discard = self._discard_waiter
         if discard is not None and not discard.done():
             discard.set_result(False)
-        if self._config.handler_cancellation and self._task is not None:
+        if self._config.handler_cancellation and self._task is not None and self._upgraded is None:
+            # (An upgraded protocol tells its handler itself, e.g. a WebSocket's receive().)
             self._task.cancel()
         upgraded = self._upgraded
         if upgraded is not None:
@@ -394,6 +411,8 @@ class HttpProtocol(asyncio.Protocol):
         if self._state is CLOSED or transport is None or transport.is_closing():
             return
         if self._upgraded is not None:
+            # The upgraded protocol's handler has finished: the connection ends with it.
+            self.close()
             return
         if self._upgrade_buffer is not None:
             # The upgrade was declined: what followed the request is HTTP again.

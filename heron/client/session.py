@@ -39,6 +39,7 @@ from .protocol import BadResponseError, ClientProtocol
 from .request import BytesPayload, JSONEncoder, Payload, make_payload, serialize_head, write_body
 from .response import ClientResponse
 from .timeouts import DEFAULT_TIMEOUT, ClientTimeout
+from .ws import WSConnectContextManager, ws_connect
 
 __all__ = ("ClientSession", "RequestContextManager")
 
@@ -264,6 +265,12 @@ class ClientSession:
     def delete(self, url: str | URL, **kwargs: Any) -> RequestContextManager:
         """Send a DELETE request."""
         return self.request(hdrs.METH_DELETE, url, **kwargs)
+
+    def ws_connect(self, url: str | URL, **kwargs: Any) -> WSConnectContextManager:
+        """Open a WebSocket (see :func:`heron.client.ws.ws_connect` for the keywords)."""
+        if self.closed:
+            raise RuntimeError("Session is closed")
+        return WSConnectContextManager(ws_connect(self, url, **kwargs))
 
     # ------------------------------------------------------------------ the request loop
 

@@ -1,0 +1,257 @@
+"""The message layer: frame chunks to messages (RFC 6455 §5.4-§5.6, RFC 7692).
+
+It assembles fragmented messages while control frames interleave, inflates
+compressed ones, validates text as UTF-8 as it arrives (failing on the first
+byte that can never be valid), validates Close frames, and enforces
+``max_msg_size`` on the assembled (and inflated) message before buffering past
+it.  Every protocol violation raises :class:`WebSocketError` with the close code
+to answer with (1002, 1007 or 1009); after one, the decoder refuses more input.
+"""
+
+from __future__ import annotations
+
+import codecs
+from typing import Final
+
+from .deflate import Decompressor
+from .frames import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, FrameDecoder
+from .mask import apply_mask
+from .models import WebSocketError, WSCloseCode, WSMessage, WSMsgType, is_valid_close_code
+
+__all__ = ("MessageDecoder",)
+
+_new = tuple.__new__
+_TEXT: Final = WSMsgType.TEXT
+_BINARY: Final = WSMsgType.BINARY
+_Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+_TRAILER: Final = b"\x00\x00\xff\xff"
+_DATA_OPCODES: Final = frozenset({OP_TEXT, OP_BINARY})
+
+
+def _too_big(limit: int) -> WebSocketError:
+    return WebSocketError(WSCloseCode.MESSAGE_TOO_BIG, f"Message exceeds limit {limit}")
+
+
+def _bad_text() -> WebSocketError:
+    return WebSocketError(WSCloseCode.INVALID_TEXT, "Invalid UTF-8 text message")
+
+
+def _protocol_error(reason: str) -> WebSocketError:
+    return WebSocketError(WSCloseCode.PROTOCOL_ERROR, reason)
+
+
+class MessageDecoder:
+    """Bytes in, :class:`WSMessage` out, for one side of a connection."""
+
+    __slots__ = (
+        "_buffer",
+        "_compressed",
+        "_decode_text",
+        "_error",
+        "_frames",
+        "_inflater",
+        "_max_size",
+        "_opcode",
+        "_utf8",
+        "_wire_size",
+    )
+
+    def __init__(
+        self,
+        *,
+        is_server: bool,
+        max_msg_size: int = 4 * 1024 * 1024,
+        compress: bool = False,
+        decode_text: bool = True,
+    ) -> None:
+        self._frames = FrameDecoder(masked=is_server)
+        #: 0 means no limit.
+        self._max_size = max_msg_size
+        self._decode_text = decode_text
+        self._inflater = Decompressor() if compress else None
+        self._error: WebSocketError | None = None
+        # The data message being assembled: opcode 0 when none.
+        self._opcode = 0
+        self._compressed = False
+        self._buffer = bytearray()
+        self._wire_size = 0
+        self._utf8: codecs.IncrementalDecoder | None = None
+
+    @property
+    def in_message(self) -> bool:
+        """True while a fragmented message is partly received."""
+        return self._opcode != 0
+
+    def feed(self, data: bytes) -> list[WSMessage]:
+        """Parse ``data``; return the messages it completes (raises WebSocketError)."""
+        if self._error is not None:
+            raise self._error
+        try:
+            return self._feed(data)
+        except WebSocketError as exc:
+            self._error = exc
+            self._buffer = bytearray()
+            raise
+
+    def _feed(self, data: bytes) -> list[WSMessage]:
+        frames = self._frames
+        if not self._opcode and not frames.pending and len(data) > 1:
+            # PERF: the common case, exactly one small unfragmented data frame per
+            # read, skips the frame objects and the general loop (~3x cheaper).
+            b0 = data[0]
+            b1 = data[1]
+            length = b1 & 0x7F
+            masked = b1 & 0x80
+            rsv = b0 & 0x70
+            if (
+                b0 & 0x80
+                and (b0 & 0x0F) in _DATA_OPCODES
+                and (not rsv or (rsv == 0x40 and self._inflater is not None))
+                and length < 126
+                and len(data) == length + (6 if masked else 2)
+                and bool(masked) is frames.masked
+                and (not self._max_size or length <= self._max_size)
+            ):
+                payload = apply_mask(data[2:6], data[6:]) if masked else data[2:]
+                if rsv:
+                    payload = self._inflate_whole(payload)
+                return [self._single(b0 & 0x0F, payload)]
+        out: list[WSMessage] = []
+        for chunk in self._frames.feed(data):
+            opcode = chunk.opcode
+            if opcode & 0x8:
+                out.append(self._control(opcode, chunk.rsv1, chunk.data))
+                continue
+            if chunk.first:
+                self._start_frame(opcode, chunk.fin, chunk.rsv1, chunk.length)
+                if chunk.last and chunk.fin and opcode:
+                    # PERF: an unfragmented message whose bytes all came at once:
+                    # inflate (if compressed) and decode in one call each.
+                    self._opcode = 0
+                    data = chunk.data
+                    if self._compressed:
+                        data = self._inflate_whole(data)
+                    out.append(self._single(opcode, data))
+                    continue
+            self._add(chunk.data)
+            if chunk.last and chunk.fin:
+                out.append(self._finish())
+        return out
+
+    # ------------------------------------------------------------------ data messages
+
+    def _start_frame(self, opcode: int, fin: bool, rsv1: bool, length: int) -> None:
+        if opcode == OP_CONT:
+            if not self._opcode:
+                raise _protocol_error("Continuation frame without a message to continue")
+            if rsv1:
+                raise _protocol_error("RSV1 set on a continuation frame")
+        elif opcode in (OP_TEXT, OP_BINARY):
+            if self._opcode:
+                raise _protocol_error("New data frame while a fragmented message is open")
+            if rsv1 and self._inflater is None:
+                raise _protocol_error("RSV1 set but no extension negotiated")
+            self._opcode = opcode
+            self._compressed = rsv1
+            self._wire_size = 0
+            self._utf8 = None
+        else:
+            raise _protocol_error(f"Reserved opcode {opcode:#x}")
+        limit = self._max_size
+        self._wire_size += length
+        if limit and self._wire_size > limit:
+            raise _too_big(limit)
+
+    def _inflate_whole(self, data: bytes) -> bytes:
+        inflater = self._inflater
+        assert inflater is not None
+        limit = self._max_size
+        out = inflater.decompress(data + _TRAILER, limit + 1 if limit else 0)
+        if limit and len(out) > limit:
+            raise _too_big(limit)
+        return out
+
+    def _single(self, opcode: int, payload: bytes) -> WSMessage:
+        if opcode == OP_TEXT:
+            try:
+                text = payload.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _bad_text() from None
+            return _new(WSMessage, (_TEXT, text if self._decode_text else payload, ""))
+        return _new(WSMessage, (_BINARY, payload, ""))
+
+    def _add(self, data: bytes) -> None:
+        limit = self._max_size
+        if self._compressed:
+            inflater = self._inflater
+            assert inflater is not None
+            data = inflater.decompress(data, limit - len(self._buffer) + 1 if limit else 0)
+        if not data:
+            return
+        self._buffer += data
+        if limit and len(self._buffer) > limit:
+            raise _too_big(limit)
+        if self._opcode == OP_TEXT:
+            self._check_text(data, final=False)
+
+    def _check_text(self, data: bytes, *, final: bool) -> None:
+        utf8 = self._utf8
+        if utf8 is None:
+            utf8 = self._utf8 = _Utf8Decoder()
+        try:
+            utf8.decode(data, final)
+        except UnicodeDecodeError:
+            raise _bad_text() from None
+
+    def _finish(self) -> WSMessage:
+        opcode = self._opcode
+        limit = self._max_size
+        if self._compressed:
+            inflater = self._inflater
+            assert inflater is not None
+            tail = inflater.finish(limit - len(self._buffer) + 1 if limit else 0)
+            if tail:
+                self._buffer += tail
+                if limit and len(self._buffer) > limit:
+                    raise _too_big(limit)
+                if opcode == OP_TEXT:
+                    self._check_text(tail, final=False)
+        payload = bytes(self._buffer)
+        self._buffer = bytearray()
+        self._opcode = 0
+        if opcode == OP_TEXT:
+            self._check_text(b"", final=True)
+            self._utf8 = None
+            if self._decode_text:
+                return _new(WSMessage, (_TEXT, payload.decode("utf-8"), ""))
+            return _new(WSMessage, (_TEXT, payload, ""))
+        return _new(WSMessage, (_BINARY, payload, ""))
+
+    # ------------------------------------------------------------------ control frames
+
+    def _control(self, opcode: int, rsv1: bool, payload: bytes) -> WSMessage:
+        if rsv1:
+            raise _protocol_error("RSV1 set on a control frame")
+        if opcode == OP_PING:
+            return _new(WSMessage, (WSMsgType.PING, payload, ""))
+        if opcode == OP_PONG:
+            return _new(WSMessage, (WSMsgType.PONG, payload, ""))
+        if opcode == OP_CLOSE:
+            return _close_message(payload)
+        raise _protocol_error(f"Reserved opcode {opcode:#x}")
+
+
+def _close_message(payload: bytes) -> WSMessage:
+    """A Close frame's message: (CLOSE, code, reason); code 0 when the frame has none."""
+    if not payload:
+        return _new(WSMessage, (WSMsgType.CLOSE, 0, ""))
+    if len(payload) == 1:
+        raise _protocol_error("Close frame with a 1-byte payload")
+    code = int.from_bytes(payload[:2], "big")
+    if not is_valid_close_code(code):
+        raise _protocol_error(f"Invalid close code: {code}")
+    try:
+        reason = payload[2:].decode("utf-8")
+    except UnicodeDecodeError:
+        raise _bad_text() from None
+    return _new(WSMessage, (WSMsgType.CLOSE, code, reason))
