@@ -120,6 +120,7 @@ from ._web.signals import CleanupError
 from ._web.static import StaticResource
 from ._web.urldispatcher import UrlDispatcher
 from ._web.view import View
+from ._web.websocket import WebSocketReady, WebSocketResponse, WSCloseCode, WSMessage, WSMsgType
 
 __all__ = (
     "AbstractAccessLogger",
@@ -225,6 +226,11 @@ __all__ = (
     "UrlDispatcher",
     "UrlMappingMatchInfo",
     "View",
+    "WSCloseCode",
+    "WSMessage",
+    "WSMsgType",
+    "WebSocketReady",
+    "WebSocketResponse",
     "delete",
     "get",
     "head",

@@ -222,6 +222,21 @@ class HttpProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport; they behave as one.
         self.transport = cast(asyncio.Transport, transport)
+        limit = self._config.max_connections
+        if limit is not None and len(self._registry.connections) >= limit:
+            # Over max_connections: a fast 503 without reading the request (its bytes are
+            # discarded: the state is CLOSED), then close once the peer has had
+            # reject_linger seconds to read it.  Never joins the registry.
+            self._state = CLOSED
+            self._closing = True
+            error = ProtocolError(503, "Too many connections, try again later")
+            self.transport.write(
+                build_error_response(error, self._config.server_header, self._dates.get())
+            )
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            self._timer = self._loop.call_later(self._config.reject_linger, self.transport.close)
+            return
         self._registry.add(self)
         if self._config.tcp_keepalive:
             sock = transport.get_extra_info("socket")

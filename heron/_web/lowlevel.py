@@ -155,12 +155,16 @@ class Server:
                 return False
             response = HTTPInternalServerError()
             response.force_close()
-        except Exception:
+        except Exception as exc:
             self.logger.exception("Error handling request %s %s", head.method, head.path)
             if writer.eof or writer.output_size:
                 # The head is out already: only closing can tell the client.
                 return False
             response = HTTPInternalServerError()
+            if isinstance(exc, asyncio.TimeoutError) and not payload.is_eof():
+                # The body stopped arriving (body_timeout): waiting lingering_time for the
+                # rest of it would only hold the connection for a stalled peer.
+                response.force_close()
         if not isinstance(response, StreamResponse):
             self.logger.error(
                 "Web handler %r returned %r: handlers must return a StreamResponse",

@@ -2,7 +2,7 @@
 
 Responses are parsed with httptools and their bodies stream through heron's
 ``StreamReader``; connections are pooled per (host, port, TLS setting).
-WebSocket client support (``ws_connect``) is not provided yet.
+``ClientSession.ws_connect`` opens WebSockets on the same protocol code as the server.
 """
 
 from .auth import BasicAuth
@@ -39,6 +39,7 @@ from .protocol import HttpVersion
 from .response import ClientResponse
 from .session import ClientSession
 from .timeouts import ClientTimeout
+from .ws import ClientWebSocketResponse, WSServerHandshakeError
 
 __all__ = (
     "BaseConnector",
@@ -56,6 +57,7 @@ __all__ = (
     "ClientSSLError",
     "ClientSession",
     "ClientTimeout",
+    "ClientWebSocketResponse",
     "Connection",
     "ConnectionTimeoutError",
     "ContentTypeError",
@@ -76,4 +78,5 @@ __all__ = (
     "SocketTimeoutError",
     "TCPConnector",
     "TooManyRedirects",
+    "WSServerHandshakeError",
 )

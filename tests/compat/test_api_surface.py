@@ -16,12 +16,7 @@ aiohttp_web = pytest.importorskip("aiohttp.web")
 
 # Names whose implementation is in progress under another open issue; remove a name from
 # this list when its issue lands (the test below then checks it like the others).
-PENDING = {
-    # issue 6: WebSockets
-    "WSMsgType",
-    "WebSocketReady",
-    "WebSocketResponse",
-}
+PENDING: set[str] = set()
 
 # Constructors that are internal in aiohttp too (built by the server, never by users), with
 # heron-specific parameters: their signatures are not part of the contract.

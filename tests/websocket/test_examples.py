@@ -1,7 +1,7 @@
 """The WebSocket examples of aiohttp's "Server Usage" and "FAQ" pages, run on heron.
 
 The code is aiohttp's, with ``from aiohttp import web`` changed to heron's ``web``
-(see ``_web.py``) and Redis replaced by an in-memory queue.  aiohttp's own client
+and Redis replaced by an in-memory queue.  aiohttp's own client
 drives them.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 from aiohttp import WSCloseCode
 
-from ._web import web
+from heron import web
 
 # ---------------------------------------------------------------------- Server Usage: WebSockets
 
