@@ -44,3 +44,9 @@ class ServerConfig:
     tcp_keepalive: bool = True
     #: The ``Server`` response header.
     server_header: str = "heron"
+    #: Most connections open at once (None: no limit).  A connection accepted past it
+    #: is answered ``503`` with ``Connection: close`` at once, without reading its request.
+    max_connections: int | None = None
+    #: How long a connection refused by ``max_connections`` may stay open, after its ``503``,
+    #: for the peer to read the answer and close first (its request bytes are discarded).
+    reject_linger: float = 1.0
