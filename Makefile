@@ -66,3 +66,16 @@ clean:
 .PHONY: autobahn
 autobahn: $(STAMP)
 	$(PY) tests/conformance/autobahn.py
+
+## Long fuzz run of the HTTP/1.1, multipart and WebSocket parsers (Hypothesis, seeds in
+## tests/reliability/corpus/; FUZZ_EXAMPLES per target, ~2 minutes at the default)
+.PHONY: fuzz soak
+FUZZ_EXAMPLES ?= 20000
+fuzz: $(STAMP)
+	HERON_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider -m slow tests/reliability/test_fuzz.py
+
+## Soak: mixed traffic against a run_app server; RSS and open fds must stay flat
+## (SOAK_DURATION seconds, default 600)
+SOAK_DURATION ?= 600
+soak: $(STAMP)
+	$(PY) scripts/soak.py --duration $(SOAK_DURATION)
