@@ -23,10 +23,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import logging
 import socket
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, cast
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, cast
 
 from .._proto.errors import ProtocolError, RequestPayloadError
 from .._proto.h1 import RequestHead, RequestParser
@@ -50,6 +52,52 @@ IDLE, HEAD, BUSY, CLOSED = "IDLE", "HEAD", "BUSY", "CLOSED"
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
+if sys.version_info >= (3, 12):
+
+    def _start_task(
+        coro: Coroutine[Any, Any, None],
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context,
+    ) -> asyncio.Task[None]:
+        """Start ``coro`` in a new Task running in ``context``, its first step now.
+
+        PERF: "plaintext", "json", "pipeline" (every scenario whose handler does not
+        suspend): eager start, so a handler that finishes without suspending costs no
+        scheduled step and no loop iteration.  The Task still exists, so contextvars,
+        ``asyncio.current_task()`` and cancellation behave as with a lazily started Task.
+        A loop with its own task factory keeps it (and its start semantics).
+        """
+        if loop.get_task_factory() is None:
+            return asyncio.Task(coro, loop=loop, context=context, eager_start=True)
+        return context.run(loop.create_task, coro)
+
+elif sys.version_info >= (3, 11):
+
+    def _start_task(
+        coro: Coroutine[Any, Any, None],
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context,
+    ) -> asyncio.Task[None]:
+        """Start ``coro`` in a new Task running in ``context`` (first step: next iteration).
+
+        Before 3.12 a Task cannot run its first step eagerly, and a handler must run inside
+        a real Task (``asyncio.current_task()``, cancellation), so the Task stays.
+        PERF: "plaintext", "pipeline": without a task factory, the Task is built directly.
+        """
+        if loop.get_task_factory() is None:
+            return asyncio.Task(coro, loop=loop, context=context)
+        return context.run(loop.create_task, coro)
+
+else:
+
+    def _start_task(
+        coro: Coroutine[Any, Any, None],
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context,
+    ) -> asyncio.Task[None]:
+        """Start ``coro`` in a new Task running in a copy of ``context``."""
+        return context.run(loop.create_task, coro)
+
 
 class HttpProtocol(asyncio.Protocol):
     """One client connection.  Created by the server's protocol factory."""
@@ -58,11 +106,14 @@ class HttpProtocol(asyncio.Protocol):
         "_body_paused",
         "_closing",
         "_config",
+        "_context",
         "_dates",
         "_deadline",
         "_discard_budget",
         "_discard_waiter",
         "_drain_waiter",
+        "_eager",
+        "_eager_keep_alive",
         "_error",
         "_error_needs_response",
         "_handle",
@@ -108,6 +159,12 @@ class HttpProtocol(asyncio.Protocol):
         self._queue: collections.deque[tuple[RequestHead, StreamReader]] = collections.deque()
         self._receiving: StreamReader | None = None
         self._task: asyncio.Task[None] | None = None
+        # Each request's Task runs in its own copy of this, so a context variable set by
+        # one request (or pipelined before it) is never seen by the next.
+        self._context = contextvars.copy_context()
+        #: True while a request's Task is being created (its eager first step may finish it).
+        self._eager = False
+        self._eager_keep_alive = False
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._error: ProtocolError | None = None
@@ -196,6 +253,11 @@ class HttpProtocol(asyncio.Protocol):
         if self.is_idle:
             self.close()
 
+    @property
+    def write_paused(self) -> bool:
+        """True while the transport's write buffer is above its high-water mark."""
+        return self._write_paused
+
     async def wait_writable(self) -> None:
         """Wait while the transport's write buffer is full (at most ``write_timeout``)."""
         if not self._write_paused:
@@ -228,14 +290,7 @@ class HttpProtocol(asyncio.Protocol):
             # discarded: the state is CLOSED), then close once the peer has had
             # reject_linger seconds to read it.  Never joins the registry.
             self._state = CLOSED
-            self._closing = True
-            error = ProtocolError(503, "Too many connections, try again later")
-            self.transport.write(
-                build_error_response(error, self._config.server_header, self._dates.get())
-            )
-            if self.transport.can_write_eof():
-                self.transport.write_eof()
-            self._timer = self._loop.call_later(self._config.reject_linger, self.transport.close)
+            self._answer_and_linger(ProtocolError(503, "Too many connections, try again later"))
             return
         self._registry.add(self)
         if self._config.tcp_keepalive:
@@ -258,9 +313,9 @@ class HttpProtocol(asyncio.Protocol):
             return
         if self._error is not None or self._state is CLOSED:
             return
-        if self._state is IDLE:
+        first_bytes = self._state is IDLE
+        if first_bytes:
             self._state = HEAD
-            self._set_deadline(self._config.head_timeout)
         try:
             tail = self._parser.feed(data)
         except ProtocolError as exc:
@@ -271,6 +326,11 @@ class HttpProtocol(asyncio.Protocol):
             self._update_reading()
         if self._task is None and self._queue:
             self._start_next()
+        if first_bytes and self._state is HEAD:
+            # PERF: "plaintext" (every keep-alive scenario): the head timer starts only when
+            # the head did not arrive whole with its first bytes.  (Armed before the parse,
+            # its earlier deadline replaced the keep-alive timer on every request.)
+            self._set_deadline(self._config.head_timeout)
 
     def eof_received(self) -> bool:
         self._peer_eof = True
@@ -286,6 +346,8 @@ class HttpProtocol(asyncio.Protocol):
         if receiving is not None:
             self._receiving = None
             receiving.set_exception(RequestPayloadError("Connection closed while reading body"))
+        # A body being discarded will never end now: stop waiting for it.
+        self._finish_discard(False)
         if self._task is None and not self._queue:
             self.close()
             return False
@@ -399,12 +461,27 @@ class HttpProtocol(asyncio.Protocol):
     # ------------------------------------------------------------------ request lifecycle
 
     def _start_next(self) -> None:
-        head, payload = self._queue.popleft()
-        if self._reading_paused:
-            self._update_reading()
-        self._state = BUSY
-        self._deadline = None
-        self._task = self._loop.create_task(self._run(head, payload))
+        # A handler that finishes during its Task's eager start (3.12+) returns here, and
+        # the next queued request starts in this loop rather than deeper in the stack
+        # (a pipelined read chunk may hold hundreds of requests).
+        queue = self._queue
+        while True:
+            head, payload = queue.popleft()
+            if self._reading_paused:
+                self._update_reading()
+            self._state = BUSY
+            self._deadline = None
+            self._eager = True
+            try:
+                task = _start_task(self._run(head, payload), self._loop, self._context.copy())
+            finally:
+                self._eager = False
+            if not task.done():
+                self._task = task
+                return
+            # _run finished inside _start_task and left its outcome here.
+            if not self._after_response(self._eager_keep_alive):
+                return
 
     async def _run(self, head: RequestHead, payload: StreamReader) -> None:
         keep_alive = False
@@ -419,16 +496,22 @@ class HttpProtocol(asyncio.Protocol):
         if keep_alive and not payload.is_eof() and payload is self._receiving:
             keep_alive = await self._discard_body(payload)
         self._task = None
-        self._after_response(keep_alive)
+        if self._eager:
+            # Finished without suspending, inside _start_task: _start_next carries on.
+            self._eager_keep_alive = keep_alive
+            return
+        if self._after_response(keep_alive):
+            self._start_next()
 
-    def _after_response(self, keep_alive: bool) -> None:
+    def _after_response(self, keep_alive: bool) -> bool:
+        """Settle the connection after a response; True: start the next queued request."""
         transport = self.transport
         if self._state is CLOSED or transport is None or transport.is_closing():
-            return
+            return False
         if self._upgraded is not None:
             # The upgraded protocol's handler has finished: the connection ends with it.
             self.close()
-            return
+            return False
         if self._upgrade_buffer is not None:
             # The upgrade was declined: what followed the request is HTTP again.
             pending = bytes(self._upgrade_buffer)
@@ -437,25 +520,25 @@ class HttpProtocol(asyncio.Protocol):
             if keep_alive and pending:
                 self._state = IDLE
                 self.data_received(pending)
-                if self._task is not None or self._state is CLOSED:
-                    return
+                if self._task is not None or self._state is CLOSED or transport.is_closing():
+                    return False
         if not keep_alive or (self._peer_eof and not self._queue):
             self.close()
-            return
+            return False
         if self._queue:
             # Requests parsed before a shutdown began are still answered.
-            self._start_next()
-            return
+            return True
         if self._error is not None:
             self._answer_error(self._error)
-            return
+            return False
         if self._closing:
             self.close()
-            return
+            return False
         self._state = IDLE
         self._set_deadline(self._config.keepalive_timeout)
         if self._reading_paused:
             self._update_reading()
+        return False
 
     async def _discard_body(self, payload: StreamReader) -> bool:
         """Read and drop what is left of an unread body; True if the connection is reusable."""
@@ -511,10 +594,30 @@ class HttpProtocol(asyncio.Protocol):
     def _answer_error(self, exc: ProtocolError) -> None:
         transport = self.transport
         if transport is not None and not transport.is_closing() and self._error_needs_response:
-            transport.write(
-                build_error_response(exc, self._config.server_header, self._dates.get())
-            )
-        self.close()
+            self._error = exc
+            self._answer_and_linger(exc)
+        else:
+            self.close()
+
+    def _answer_and_linger(self, exc: ProtocolError) -> None:
+        """Write the error response, half-close, and close after ``reject_linger`` seconds.
+
+        Closing at once would make the kernel reset the connection if the peer is still
+        sending, and a reset can destroy the answer before the peer reads it.  Until the
+        close, whatever arrives is discarded (the state is CLOSED or ``_error`` is set).
+        """
+        transport = self.transport
+        assert transport is not None
+        self._closing = True
+        transport.write(build_error_response(exc, self._config.server_header, self._dates.get()))
+        if transport.can_write_eof():
+            transport.write_eof()
+        self._body_paused = False
+        self._update_reading()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._deadline = None
+        self._timer = self._loop.call_later(self._config.reject_linger, transport.close)
 
     def _set_deadline(self, timeout: float) -> None:
         # PERF: one timer per connection, re-armed lazily when it fires early,

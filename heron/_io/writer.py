@@ -20,6 +20,9 @@ class WriteFlow(Protocol):
 
     transport: asyncio.Transport | None
 
+    @property
+    def write_paused(self) -> bool: ...
+
     async def wait_writable(self) -> None: ...
 
 
@@ -95,6 +98,14 @@ class ResponseWriter:
             self.output_size += len(out)
         await self.drain()
 
+    @property
+    def paused(self) -> bool:
+        """True while the transport's buffer is above its high-water mark (drain waits)."""
+        return self._flow.write_paused
+
     async def drain(self) -> None:
         """Wait until the transport's buffer is below its high-water mark."""
-        await self._flow.wait_writable()
+        flow = self._flow
+        if flow.write_paused:
+            # PERF: "echo", "plaintext": no coroutine for the common case, nothing to wait for.
+            await flow.wait_writable()

@@ -45,6 +45,8 @@ class HttpVersion(tuple[int, int]):
 HTTP10 = HttpVersion(1, 0)
 HTTP11 = HttpVersion(1, 1)
 _VERSIONS = {"1.1": HTTP11, "1.0": HTTP10}
+# PERF: "plaintext": the method's str without decoding it (llhttp accepts only known names).
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 
 # Request headers that may appear at most once (RFC 9110 singletons, plus
 # Transfer-Encoding, which heron accepts only as a single "chunked").  A second
@@ -288,7 +290,8 @@ class RequestParser:
             if raw_version.startswith("0."):
                 raise ProtocolError(400, "Bad HTTP version")
             raise ProtocolError(505, "HTTP version not supported")
-        method = parser.get_method().decode("ascii")
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method) or raw_method.decode("ascii")
         chunked = False
         if self._te is not None:
             if self._te.strip().lower() != b"chunked":

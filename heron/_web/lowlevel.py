@@ -139,7 +139,9 @@ class Server:
         """Answer one request; return whether the connection may be reused."""
         self.requests_count += 1
         writer = protocol.make_writer(head)
-        request = self._request_factory(head, payload, protocol, writer, protocol.task)
+        # (A Task started eagerly is not the connection's ``task`` until it suspends.)
+        task = protocol.task or asyncio.current_task()
+        request = self._request_factory(head, payload, protocol, writer, task)
         access = self.access_logger
         started = time.perf_counter() if access is not None else 0.0
         response: StreamResponse
@@ -173,7 +175,11 @@ class Server:
             )
             response = HTTPInternalServerError()
         try:
-            await self._send(request, response, writer)
+            if response._writer is None and not response._eof_sent:
+                # PERF: "plaintext": the common case without the _send coroutine around it.
+                await response._send(request)
+            else:
+                await self._send(request, response, writer)
         except (ConnectionError, asyncio.TimeoutError) as exc:
             self.logger.debug("Could not send the response: %r", exc)
             return False

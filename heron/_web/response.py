@@ -14,6 +14,7 @@ import enum
 import json
 import math
 from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Set as AbstractSet
 from concurrent.futures import Executor
 from email.utils import parsedate_to_datetime
 from http.cookies import SimpleCookie
@@ -88,6 +89,23 @@ class StreamResponse(MutableMapping[str, Any]):
     _zlib_executor_size: int | None = None
     _zlib_executor: Executor | None = None
 
+    # PERF: "plaintext", "json": a response's defaults live on the class and __init__
+    # assigns only what it must (the first assignment on an instance shadows the default).
+    _body: bytes | None = None
+    _keep_alive: bool | None = None
+    _chunked = False
+    _compression = False
+    _compression_force: ContentCoding | None = None
+    _compression_strategy: int | None = None
+    _compressor: Any = None
+    _cookies: SimpleCookie | None = None
+    _partitioned: AbstractSet[str] = frozenset()
+    _req: BaseRequest | None = None
+    _writer: ResponseWriter | None = None
+    _eof_sent = False
+    _must_be_empty_body: bool | None = None
+    _body_length = 0
+
     def __init__(
         self,
         *,
@@ -96,20 +114,6 @@ class StreamResponse(MutableMapping[str, Any]):
         headers: Any = None,
         _real_headers: CIMultiDict[str] | None = None,
     ) -> None:
-        self._body: bytes | None = None
-        self._keep_alive: bool | None = None
-        self._chunked = False
-        self._compression = False
-        self._compression_force: ContentCoding | None = None
-        self._compression_strategy: int | None = None
-        self._compressor: Any = None
-        self._cookies: SimpleCookie | None = None
-        self._partitioned: set[str] = set()
-        self._req: BaseRequest | None = None
-        self._writer: ResponseWriter | None = None
-        self._eof_sent = False
-        self._must_be_empty_body: bool | None = None
-        self._body_length = 0
         self._state: dict[str, Any] = {}
         if _real_headers is not None:
             self._headers = _real_headers
@@ -117,7 +121,13 @@ class StreamResponse(MutableMapping[str, Any]):
             self._headers = CIMultiDict(headers)
         else:
             self._headers = CIMultiDict()
-        self.set_status(status, reason)
+        if reason is None and type(status) is int:
+            # PERF: "plaintext": set_status's common case, without the call.
+            self._status = status
+            self._custom_reason: str | None = None
+            self._reason = reason_phrase(status)
+        else:
+            self.set_status(status, reason)
 
     # ------------------------------------------------------------------ status
 
@@ -259,9 +269,9 @@ class StreamResponse(MutableMapping[str, Any]):
         if samesite is not None:
             morsel["samesite"] = samesite
         if partitioned:
-            self._partitioned.add(name)
-        else:
-            self._partitioned.discard(name)
+            self._partitioned = {*self._partitioned, name}
+        elif name in self._partitioned:
+            self._partitioned = self._partitioned - {name}
 
     def del_cookie(
         self,
@@ -660,6 +670,12 @@ class Response(StreamResponse):
     def text(self, text: str) -> None:
         if not isinstance(text, str):
             raise TypeError(f"text argument must be str ({type(text)!r})")
+        if hdrs.CONTENT_TYPE not in self._headers:
+            # PERF: "notfound" (every HTTP exception's body): what the general path below
+            # ends with when there is no Content-Type, without parsing it back twice.
+            self._headers[hdrs.CONTENT_TYPE] = "text/plain; charset=utf-8"
+            self._body = text.encode("utf-8")
+            return
         if self.content_type == "application/octet-stream":
             self.content_type = "text/plain"
         if self.charset is None:
@@ -715,6 +731,21 @@ class Response(StreamResponse):
         body = self._body or b""
         status = self._status
         head_only = request._method == "HEAD"
+        if (
+            len(headers) == 1
+            and self._custom_reason is None
+            and not self._cookies
+            and status not in _NO_BODY_STATUSES
+        ):
+            head = self._cached_head(request, headers, status, len(body))
+            if head is not None:
+                writer = self._writer = request._payload_writer
+                self._body_length = len(body)
+                writer.send_all(head if head_only or not body else head + body)
+                self._eof_sent = True
+                if writer.paused:
+                    await writer.drain()
+                return
         if status in _NO_BODY_STATUSES:
             headers.pop(hdrs.CONTENT_LENGTH, None)
             body = b""
@@ -727,6 +758,77 @@ class Response(StreamResponse):
         writer.send_all(head if head_only or not body else head + body)
         self._eof_sent = True
         await writer.drain()
+
+    def _cached_head(
+        self, request: BaseRequest, headers: CIMultiDict[str], status: int, length: int
+    ) -> bytes | None:
+        """The head of a response whose only header is Content-Type, from cached bytes.
+
+        PERF: "plaintext", "json", "routing", "pipeline": the status line and Content-Type
+        are serialised (and validated) once per distinct combination, Connection, Date and
+        Server once a second; the head is three byte strings joined.  ``headers`` ends up
+        as the general path leaves it.  None when the single header is not Content-Type.
+        """
+        version = request.version
+        for name, ctype in headers.items():
+            key = (version, status, name, ctype)
+        prefix = _HEAD_PREFIXES.get(key)
+        if prefix is None:
+            if name.lower() != "content-type":
+                return None
+            if len(_HEAD_PREFIXES) >= _HEAD_CACHE_SIZE:
+                _HEAD_PREFIXES.clear()
+            line = status_line(version, status, None)
+            # The head minus its final CRLF, then the name of the next field.
+            prefix = serialize_head(line, ((name, ctype),))[:-2] + b"Content-Length: "
+            _HEAD_PREFIXES[key] = prefix
+        keep_alive = self._keep_alive
+        if keep_alive is None:
+            keep_alive = self._keep_alive = request.keep_alive
+        if version == (1, 1):
+            connection = None if keep_alive else "close"
+        else:
+            connection = "keep-alive" if keep_alive else None
+        protocol = request._protocol
+        date = protocol.date()
+        server = protocol.config.server_header
+        tail_key = (connection, date, server)
+        tail = _HEAD_TAILS.get(tail_key)
+        if tail is None:
+            tail = _head_tail(connection, date, server)
+            _HEAD_TAILS[tail_key] = tail
+        content_length = str(length)
+        if connection is None:
+            headers.extend(
+                ((hdrs.CONTENT_LENGTH, content_length), (hdrs.DATE, date), (hdrs.SERVER, server))
+            )
+        else:
+            headers.extend(
+                (
+                    (hdrs.CONTENT_LENGTH, content_length),
+                    (hdrs.CONNECTION, connection),
+                    (hdrs.DATE, date),
+                    (hdrs.SERVER, server),
+                )
+            )
+        return prefix + content_length.encode() + tail
+
+
+_HEAD_CACHE_SIZE = 256
+# (version, status, Content-Type name, Content-Type value) -> b"HTTP/1.1 200 OK\r\n
+# Content-Type: ...\r\nContent-Length: "; see Response._cached_head.
+_HEAD_PREFIXES: dict[tuple[tuple[int, int], int, str, str], bytes] = {}
+# (Connection, Date, Server) -> b"\r\n[Connection: ...\r\n]Date: ...\r\nServer: ...\r\n\r\n"
+_HEAD_TAILS: dict[tuple[str | None, str, str], bytes] = {}
+
+
+def _head_tail(connection: str | None, date: str, server: str) -> bytes:
+    if len(_HEAD_TAILS) >= 8:
+        _HEAD_TAILS.clear()  # the Date changed: the old tails are of no use any more
+    fields = [(hdrs.DATE, date), (hdrs.SERVER, server)]
+    if connection is not None:
+        fields.insert(0, (hdrs.CONNECTION, connection))
+    return b"\r\n" + serialize_head("", fields)
 
 
 def json_response(
