@@ -13,7 +13,7 @@ import json
 import socket
 import string
 from collections import ChainMap
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Mapping
 from http.cookies import CookieError, SimpleCookie
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -34,6 +34,7 @@ from .bodies import read_multipart_form, too_many_fields
 from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
 from .multipart import MultipartReader
 from .response import ETag
+from .state import StateMapping
 
 if TYPE_CHECKING:
     from .._io.protocol import HttpProtocol
@@ -59,7 +60,7 @@ def _decode(value: bytes) -> str:
     return value.decode("utf-8", "surrogateescape")
 
 
-class BaseRequest(MutableMapping[str, Any]):
+class BaseRequest(StateMapping):
     """An incoming HTTP request; also a dict for per-request state."""
 
     POST_METHODS = frozenset(
@@ -600,30 +601,6 @@ class BaseRequest(MutableMapping[str, Any]):
         return self._post
 
     # ------------------------------------------------------------------ mapping
-
-    def __getitem__(self, key: str) -> Any:
-        return self._state[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._state[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self._state[key]
-
-    def __len__(self) -> int:
-        return len(self._state)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._state)
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    def __hash__(self) -> int:
-        return id(self)
-
-    def __bool__(self) -> bool:
-        return True
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._method} {self._head.path} >"

@@ -13,7 +13,7 @@ import datetime
 import enum
 import json
 import math
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from concurrent.futures import Executor
 from email.utils import parsedate_to_datetime
@@ -27,6 +27,7 @@ from .._io.writer import ResponseWriter
 from .._proto.codings import Compressor, available, make_compressor, negotiate
 from .._proto.serialize import reason_phrase, serialize_head, status_line
 from .._util.dates import http_date
+from .state import StateMapping
 
 if TYPE_CHECKING:
     from .request import BaseRequest
@@ -82,7 +83,7 @@ def _parse_content_type(raw: str) -> tuple[str, dict[str, str]]:
     return mime.strip().lower(), params
 
 
-class StreamResponse(MutableMapping[str, Any]):
+class StreamResponse(StateMapping):
     """A response whose body is written piece by piece after ``prepare``."""
 
     _length_check = True
@@ -554,30 +555,6 @@ class StreamResponse(MutableMapping[str, Any]):
         await self.write_eof()
 
     # ------------------------------------------------------------------ mapping and identity
-
-    def __getitem__(self, key: str) -> Any:
-        return self._state[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._state[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self._state[key]
-
-    def __len__(self) -> int:
-        return len(self._state)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._state)
-
-    def __hash__(self) -> int:
-        return hash(id(self))
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    def __bool__(self) -> bool:
-        return True
 
     def __repr__(self) -> str:
         info = "eof" if self._eof_sent else ("prepared" if self.prepared else "not prepared")
