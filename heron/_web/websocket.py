@@ -14,14 +14,13 @@ once, even while the handler is not in ``receive()``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .. import hdrs
 from .._io.websocket import WebSocketConnection
+from .._io.ws_messages import MessageMethods
 from .._proto.websocket.deflate import DeflateParams, negotiate
-from .._proto.websocket.frames import OP_BINARY, OP_TEXT
 from .._proto.websocket.handshake import (
     HandshakeError,
     accept_key,
@@ -52,10 +51,6 @@ JSONDecoder = Callable[[str], Any]
 JSONEncoder = Callable[[Any], str]
 
 
-class WSMessageTypeError(TypeError):
-    """``receive_str``/``receive_bytes`` got a message of another type."""
-
-
 class WebSocketReady(NamedTuple):
     """The answer of ``can_prepare``: whether the request can be upgraded, and to what."""
 
@@ -66,7 +61,7 @@ class WebSocketReady(NamedTuple):
         return self.ok
 
 
-class WebSocketResponse(StreamResponse):
+class WebSocketResponse(MessageMethods, StreamResponse):
     """The server side of one WebSocket (create in a handler, ``await prepare(request)``)."""
 
     _length_check = False
@@ -220,46 +215,6 @@ class WebSocketResponse(StreamResponse):
 
     # ------------------------------------------------------------------ sending
 
-    async def send_frame(
-        self, message: bytes, opcode: WSMsgType | int, compress: int | None = None
-    ) -> None:
-        """Send a raw frame (opcode and payload)."""
-        await self._connection().send_frame(message, int(opcode), compress)
-
-    async def send_str(self, data: str, compress: int | None = None) -> None:
-        """Send a TEXT message."""
-        if not isinstance(data, str):
-            raise TypeError(f"data argument must be str ({type(data)!r})")
-        await self._connection().send_frame(data.encode("utf-8"), OP_TEXT, compress)
-
-    async def send_bytes(
-        self, data: bytes | bytearray | memoryview, compress: int | None = None
-    ) -> None:
-        """Send a BINARY message."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"data argument must be byte-ish ({type(data)!r})")
-        await self._connection().send_frame(bytes(data), OP_BINARY, compress)
-
-    async def send_json(
-        self, data: Any, compress: int | None = None, *, dumps: JSONEncoder = json.dumps
-    ) -> None:
-        """Send ``data`` encoded as JSON in a TEXT message."""
-        await self.send_str(dumps(data), compress=compress)
-
-    async def send_json_bytes(
-        self, data: Any, compress: int | None = None, *, dumps: Callable[[Any], bytes]
-    ) -> None:
-        """Send ``data`` encoded by a bytes-producing JSON encoder, as a TEXT message."""
-        await self._connection().send_frame(dumps(data), OP_TEXT, compress)
-
-    async def ping(self, message: bytes = b"") -> None:
-        """Send a PING."""
-        await self._connection().ping(message)
-
-    async def pong(self, message: bytes = b"") -> None:
-        """Send a PONG."""
-        await self._connection().pong(message)
-
     async def write(self, data: Any) -> None:
         raise RuntimeError("Cannot call .write() for websocket")
 
@@ -278,46 +233,3 @@ class WebSocketResponse(StreamResponse):
     ) -> bool:
         """Close the WebSocket; True if this call did it, False if it was closing already."""
         return await self._connection().close(code=code, message=message, drain=drain)
-
-    # ------------------------------------------------------------------ receiving
-
-    async def receive(self, timeout: float | None = None) -> WSMessage:
-        """The next message (TEXT, BINARY; CLOSE/CLOSING/CLOSED/ERROR at the end)."""
-        return await self._connection().receive(timeout)
-
-    async def receive_str(self, *, timeout: float | None = None) -> Any:
-        """The next message, which must be TEXT."""
-        msg = await self._connection().receive(timeout)
-        if msg.type is not WSMsgType.TEXT:
-            raise WSMessageTypeError(
-                f"Received message {msg.type}:{msg.data!r} is not WSMsgType.TEXT"
-            )
-        return msg.data
-
-    async def receive_bytes(self, *, timeout: float | None = None) -> bytes:
-        """The next message, which must be BINARY."""
-        msg = await self._connection().receive(timeout)
-        if msg.type is not WSMsgType.BINARY:
-            raise WSMessageTypeError(
-                f"Received message {msg.type}:{msg.data!r} is not WSMsgType.BINARY"
-            )
-        data: bytes = msg.data
-        return data
-
-    async def receive_json(
-        self, *, loads: Callable[[Any], Any] = json.loads, timeout: float | None = None
-    ) -> Any:
-        """The next TEXT message decoded as JSON."""
-        return loads(await self.receive_str(timeout=timeout))
-
-    def __aiter__(self) -> WebSocketResponse:
-        return self
-
-    async def __anext__(self) -> WSMessage:
-        msg = await self._connection().receive()
-        if msg.type in _END:
-            raise StopAsyncIteration
-        return msg
-
-
-_END: Final = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED})

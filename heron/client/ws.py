@@ -9,7 +9,6 @@ same engine the server uses.
 from __future__ import annotations
 
 import asyncio
-import json
 import ssl as ssl_mod
 from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping
 from types import TracebackType
@@ -20,10 +19,10 @@ from yarl import URL
 
 from .. import hdrs
 from .._io.websocket import WebSocketConnection
+from .._io.ws_messages import MessageMethods, WSMessageTypeError
 from .._proto.websocket.deflate import DeflateParams, client_offer, parse_response
-from .._proto.websocket.frames import OP_BINARY, OP_TEXT
 from .._proto.websocket.handshake import HandshakeError, check_response, make_key
-from .._proto.websocket.models import WSCloseCode, WSMessage, WSMsgType
+from .._proto.websocket.models import WSCloseCode
 from .exceptions import (
     ClientConnectorError,
     ClientResponseError,
@@ -43,16 +42,11 @@ __all__ = (
 )
 
 _MAX_HEAD: Final = 2**16
-_END: Final = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED})
 _SCHEMES: Final = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 
 
 class WSServerHandshakeError(ClientResponseError):
     """The server did not accept the WebSocket handshake."""
-
-
-class WSMessageTypeError(TypeError):
-    """``receive_str``/``receive_bytes`` got a message of another type."""
 
 
 class _ClientFlow(asyncio.Protocol):
@@ -142,7 +136,7 @@ def _parse_head(head: bytes) -> tuple[int, str, CIMultiDict[str]]:
     return int(parts[1]), parts[2] if len(parts) > 2 else "", headers
 
 
-class ClientWebSocketResponse:
+class ClientWebSocketResponse(MessageMethods):
     """The client side of one WebSocket (from ``session.ws_connect``)."""
 
     def __init__(
@@ -198,85 +192,12 @@ class ClientWebSocketResponse:
         """The error that ended the connection, if any."""
         return self._conn.exception()
 
-    async def send_frame(
-        self, message: bytes, opcode: WSMsgType | int, compress: int | None = None
-    ) -> None:
-        """Send a raw frame."""
-        await self._conn.send_frame(message, int(opcode), compress)
-
-    async def send_str(self, data: str, compress: int | None = None) -> None:
-        """Send a TEXT message."""
-        if not isinstance(data, str):
-            raise TypeError(f"data argument must be str ({type(data)!r})")
-        await self._conn.send_frame(data.encode("utf-8"), OP_TEXT, compress)
-
-    async def send_bytes(
-        self, data: bytes | bytearray | memoryview, compress: int | None = None
-    ) -> None:
-        """Send a BINARY message."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"data argument must be byte-ish ({type(data)!r})")
-        await self._conn.send_frame(bytes(data), OP_BINARY, compress)
-
-    async def send_json(
-        self,
-        data: Any,
-        compress: int | None = None,
-        *,
-        dumps: Callable[[Any], str] = json.dumps,
-    ) -> None:
-        """Send ``data`` as JSON in a TEXT message."""
-        await self.send_str(dumps(data), compress=compress)
-
-    async def ping(self, message: bytes = b"") -> None:
-        """Send a PING."""
-        await self._conn.ping(message)
-
-    async def pong(self, message: bytes = b"") -> None:
-        """Send a PONG."""
-        await self._conn.pong(message)
-
     async def close(self, *, code: int = WSCloseCode.OK, message: bytes = b"") -> bool:
         """Close the WebSocket; True if this call did it."""
         return await self._conn.close(code=code, message=message)
 
-    async def receive(self, timeout: float | None = None) -> WSMessage:
-        """The next message."""
-        return await self._conn.receive(timeout)
-
-    async def receive_str(self, *, timeout: float | None = None) -> Any:
-        """The next message, which must be TEXT."""
-        msg = await self._conn.receive(timeout)
-        if msg.type is not WSMsgType.TEXT:
-            raise WSMessageTypeError(
-                f"Received message {msg.type}:{msg.data!r} is not WSMsgType.TEXT"
-            )
-        return msg.data
-
-    async def receive_bytes(self, *, timeout: float | None = None) -> bytes:
-        """The next message, which must be BINARY."""
-        msg = await self._conn.receive(timeout)
-        if msg.type is not WSMsgType.BINARY:
-            raise WSMessageTypeError(
-                f"Received message {msg.type}:{msg.data!r} is not WSMsgType.BINARY"
-            )
-        data: bytes = msg.data
-        return data
-
-    async def receive_json(
-        self, *, loads: Callable[[Any], Any] = json.loads, timeout: float | None = None
-    ) -> Any:
-        """The next TEXT message decoded as JSON."""
-        return loads(await self.receive_str(timeout=timeout))
-
-    def __aiter__(self) -> ClientWebSocketResponse:
-        return self
-
-    async def __anext__(self) -> WSMessage:
-        msg = await self._conn.receive()
-        if msg.type in _END:
-            raise StopAsyncIteration
-        return msg
+    def _connection(self) -> WebSocketConnection:
+        return self._conn
 
     async def __aenter__(self) -> ClientWebSocketResponse:
         return self
