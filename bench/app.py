@@ -11,12 +11,17 @@ Routes (every scenario in ``scenarios.py`` hits one of them):
   reads ``match_info`` and the query string (``?fields=name,price``)
 - ``POST /echo``: echoes the request body (``await request.read()``)
 - ``GET /sub/hello``: a sub-application behind three trivial ``@web.middleware`` middlewares
+- ``GET /ws``: a WebSocket echo (``web.WebSocketResponse``; text and binary messages echoed)
+- ``GET /static/<file>``: ``app.router.add_static`` of ``static_dir``, only when one is given
+  (``write_static_dir`` writes the 64 KiB ``STATIC_FILE`` the static scenario fetches)
 - anything else: 404 from the router
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -24,16 +29,23 @@ PLAINTEXT = "Hello, World!"
 JSON_BODY: dict[str, Any] = {"message": "Hello, World!", "id": 1, "tags": ["a", "b"]}
 DEFAULT_ROUTES = 50
 ITEMS_PATH = "/api/v1/items/{item_id}"
+WS_PATH = "/ws"
+STATIC_PREFIX = "/static"
+STATIC_FILE = "64k.bin"
+STATIC_SIZE = 64 * 1024
 
 _Middleware = Callable[[Any, Any], Awaitable[Any]]
 
 
-def build_app(web: ModuleType, routes: int = DEFAULT_ROUTES) -> Any:
+def build_app(
+    web: ModuleType, routes: int = DEFAULT_ROUTES, static_dir: str | Path | None = None
+) -> Any:
     """Return the benchmark ``web.Application`` built with the given ``web`` module.
 
     ``routes`` is the size of the API route table (``routes - 1`` filler routes, then the
     ``/api/v1/items/{item_id}`` route the routing scenarios hit, registered last so that no
-    matcher finds it by luck of order).
+    matcher finds it by luck of order). ``static_dir``, when given, is served under
+    ``/static`` with ``app.router.add_static``.
     """
     if routes < 1:
         raise ValueError(f"routes must be >= 1, got {routes}")
@@ -41,9 +53,24 @@ def build_app(web: ModuleType, routes: int = DEFAULT_ROUTES) -> Any:
     app.router.add_get("/plaintext", _plaintext_handler(web))
     app.router.add_get("/json", _json_handler(web))
     app.router.add_post("/echo", _echo_handler(web))
+    app.router.add_get(WS_PATH, _ws_echo_handler(web))
     _add_api_routes(web, app, routes)
+    if static_dir is not None:
+        app.router.add_static(STATIC_PREFIX, static_dir)
     app.add_subapp("/sub", _build_subapp(web))
     return app
+
+
+def static_body() -> bytes:
+    """The content of ``STATIC_FILE``: ``STATIC_SIZE`` fixed pseudo-random bytes."""
+    return hashlib.shake_256(STATIC_FILE.encode()).digest(STATIC_SIZE)
+
+
+def write_static_dir(directory: Path) -> Path:
+    """Create ``directory`` holding ``STATIC_FILE`` (for ``build_app(static_dir=...)``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / STATIC_FILE).write_bytes(static_body())
+    return directory
 
 
 def _plaintext_handler(web: ModuleType) -> Any:
@@ -66,6 +93,20 @@ def _echo_handler(web: ModuleType) -> Any:
         return web.Response(body=body, content_type="application/octet-stream")
 
     return echo
+
+
+def _ws_echo_handler(web: ModuleType) -> Any:
+    async def ws_echo(request: Any) -> Any:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            if msg.type == web.WSMsgType.TEXT:
+                await ws.send_str(msg.data)
+            elif msg.type == web.WSMsgType.BINARY:
+                await ws.send_bytes(msg.data)
+        return ws
+
+    return ws_echo
 
 
 def _item_handler(web: ModuleType) -> Any:

@@ -1,13 +1,16 @@
-"""Compare heron with aiohttp (and optionally the bare "ceiling" server) under wrk.
+"""Compare heron with aiohttp (and the bare "ceiling" server): speed under wrk, WebSocket echo
+throughput, and memory per idle connection, in one run.
 
-    python bench/run.py                                   # all scenarios, 3 rounds of 10 s
+    python bench/run.py                                   # everything, 3 rounds of 8 s
     python bench/run.py --impls aiohttp --duration 3 --rounds 1
     python bench/run.py --scenarios plaintext,routes-1000 --rounds 5
+    python bench/run.py --scenarios ws,ws-deflate,mem-http,mem-ws
     python bench/run.py --smoke                           # 1 round of 1 s: proves the harness
 
-For each scenario and round, each implementation in turn (heron, aiohttp, heron, aiohttp, ...)
-gets a fresh server pinned to CPU 0; wrk runs pinned to CPU 1. The table shows medians over the
-rounds; the JSON in bench/results/ keeps every round. See bench/README.md.
+For each scenario and round, each implementation in turn (heron, aiohttp, ceiling, heron, ...)
+gets a fresh server pinned to CPU 0; the load (wrk, the WebSocket load generator of ``ws.py``
+or the connection holder of ``memory.py``) runs pinned to CPU 1. The tables show medians over
+the rounds, then a summary; the JSON in bench/results/ keeps every round. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -16,19 +19,24 @@ import argparse
 import datetime as dt
 import os
 import platform
+import resource
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
+import memory
 import report
 import wrk
+import ws
+from app import write_static_dir
 from process import (
     BENCH_DIR,
     HOST,
@@ -40,13 +48,21 @@ from process import (
     process_cpu_seconds,
 )
 from report import Measurement, Summary
-from scenarios import SCENARIOS, Scenario, get_scenario
+from scenarios import HTTP_SUMMARY, SCENARIOS, Scenario, get_scenario
 from serve import IMPL_MODULES
 
 RESULTS_DIR = BENCH_DIR / "results"
 LOOP_PROBE = "import uvloop; print('uvloop', uvloop.__version__)"
 EXIT_SETUP = 2
 EXIT_INTERRUPTED = 130
+#: Idle connections held by the memory scenarios (``--idle-http``, ``--idle-ws``; ``--smoke``).
+IDLE_HTTP = 10_000
+IDLE_WS = 1_000
+SMOKE_IDLE = 200
+#: WebSocket messages in flight per connection (``ws.py``'s ``--window``).
+WS_WINDOW = 4
+#: Above this share of its CPU the WebSocket load generator may be the bottleneck.
+LOADER_CPU_WARN = 0.9
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,8 @@ class Options:
     ready_timeout_s: float
     strict: bool
     save: bool
+    idle_http: int  # connections held by mem-http
+    idle_ws: int  # WebSockets held by mem-ws
 
 
 def _csv(text: str) -> list[str]:
@@ -78,17 +96,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description=__doc__.splitlines()[0] if __doc__ else None,
         epilog=f"scenarios: {', '.join(SCENARIOS)}, routes-N (any N)",
     )
-    parser.add_argument("--impls", default="heron,aiohttp", help="comma list; also: ceiling")
+    parser.add_argument(
+        "--impls", default="heron,aiohttp,ceiling", help="comma list of heron, aiohttp, ceiling"
+    )
     parser.add_argument("--scenarios", default="all", help="comma list, or 'all'")
-    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
-    parser.add_argument("--warmup", type=int, default=2, help="seconds of wrk before measuring")
+    parser.add_argument("--duration", type=int, default=8, help="seconds per measured run")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of load before measuring")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--connections", type=int, default=64, help="wrk and WebSocket load")
+    parser.add_argument("--idle-http", type=int, default=IDLE_HTTP, help="mem-http connections")
+    parser.add_argument("--idle-ws", type=int, default=IDLE_WS, help="mem-ws WebSockets")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--python", default=sys.executable, help="interpreter for the servers")
     parser.add_argument("--ready-timeout", type=float, default=20.0, help="server start bound")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server/wrk to CPUs")
-    parser.add_argument("--smoke", action="store_true", help="1 round of 1 s, no warm-up")
+    parser.add_argument(
+        "--smoke", action="store_true", help=f"1 round of 1 s, no warm-up, {SMOKE_IDLE} idle"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 on any failed cell")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     return parser.parse_args(argv)
@@ -129,6 +153,8 @@ def resolve_options(ns: argparse.Namespace) -> tuple[Options, str]:
         ready_timeout_s=ns.ready_timeout,
         strict=ns.strict,
         save=not ns.no_save,
+        idle_http=min(ns.idle_http, SMOKE_IDLE) if ns.smoke else max(1, ns.idle_http),
+        idle_ws=min(ns.idle_ws, SMOKE_IDLE) if ns.smoke else max(1, ns.idle_ws),
     )
     return options, pinning
 
@@ -177,50 +203,128 @@ def _result_warnings(scenario: Scenario, result: wrk.WrkResult) -> list[str]:
     return warnings
 
 
+def static_dir(log_dir: Path) -> Path:
+    """Where the run keeps the static scenario's file (next to the server logs)."""
+    return log_dir / "static"
+
+
+def _client_cpu(options: Options) -> int:
+    return -1 if options.client_cpu is None else options.client_cpu
+
+
+def preflight_scenario(scenario: Scenario, port: int) -> None:
+    """Send the scenario's request once (a WebSocket echo for WebSocket paths) and check it."""
+    if scenario.websocket:
+        ws.preflight(port, scenario.path, scenario.compress)
+        return
+    preflight(
+        port,
+        scenario.method,
+        scenario.path,
+        scenario.body,
+        scenario.expect_status,
+        scenario.expect_body,
+    )
+
+
+def _measure_wrk(
+    options: Options, wrk_path: str, scenario: Scenario, server: ServerProcess, m: Measurement
+) -> None:
+    """Warm up, then one wrk run; server CPU time read around it."""
+    command = wrk_command(options, wrk_path, scenario, server.port)
+    if options.warmup_s:
+        wrk.run(replace(command, duration_s=options.warmup_s))
+    cpu_before = process_cpu_seconds(server.pid)
+    m.result = wrk.run(command)
+    cpu_after = process_cpu_seconds(server.pid)
+    if cpu_before is not None and cpu_after is not None and m.result.requests:
+        # CPU time per request is much less sensitive than req/s to other load on
+        # a shared machine: the ratio to trust when the req/s spread is large.
+        m.cpu_us_per_req = 1e6 * (cpu_after - cpu_before) / m.result.requests
+    m.warnings = _result_warnings(scenario, m.result)
+
+
+def _measure_ws(
+    options: Options, scenario: Scenario, server: ServerProcess, m: Measurement, log: Path
+) -> None:
+    """``ws.py``'s load generator (warm-up included) against the echo endpoint."""
+    spec = ws.LoadSpec(
+        connections=options.connections,
+        window=WS_WINDOW,
+        duration_s=options.duration_s,
+        warmup_s=options.warmup_s,
+        compress=scenario.compress,
+        cpu=_client_cpu(options),
+        path=scenario.path,
+    )
+    m.ws = ws.measure_echo(server.port, server.pid, spec, options.python, log)
+    m.cpu_us_per_req = m.ws.cpu_us_per_msg
+    if m.ws.client_cpu_s > LOADER_CPU_WARN * m.ws.seconds:
+        m.warnings.append("the load generator used over 90% of its CPU: it may be the limit")
+
+
+def _measure_idle(
+    options: Options, scenario: Scenario, server: ServerProcess, m: Measurement, log: Path
+) -> None:
+    """``memory.py``: RSS after the warm-up request, then with N idle connections held."""
+    count = options.idle_ws if scenario.websocket else options.idle_http
+    m.memory = memory.measure_idle(
+        server,
+        scenario.path,
+        scenario.websocket,
+        count,
+        python=options.python,
+        client_cpu=_client_cpu(options),
+        log_path=log,
+    )
+    fds = m.memory.server_fds
+    if fds is not None and fds < count:
+        m.warnings.append(f"the server had only {fds} descriptors open for {count} connections")
+
+
 def measure(
     options: Options, wrk_path: str, scenario: Scenario, impl: str, rnd: int, log_dir: Path
 ) -> Measurement:
-    """Start a fresh server, check one request, warm up, run wrk, stop the server."""
+    """Start a fresh server, check one request, measure the scenario, stop the server."""
     measurement = Measurement(scenario=scenario.name, impl=impl, round=rnd)
     log_path = log_dir / f"{scenario.name}-{impl}-{rnd}.log"
-    args = scenario.server_args()
+    client_log = log_dir / f"{scenario.name}-{impl}-{rnd}-client.log"
+    args = scenario.server_args(static_dir(log_dir))
     try:
         with ServerProcess(impl, args, log_path, options.python, options.server_cpu) as server:
             server.wait_ready(options.ready_timeout_s)
-            preflight(
-                server.port,
-                scenario.method,
-                scenario.path,
-                scenario.body,
-                scenario.expect_status,
-                scenario.expect_body,
-            )
-            command = wrk_command(options, wrk_path, scenario, server.port)
-            if options.warmup_s:
-                wrk.run(replace(command, duration_s=options.warmup_s))
-            cpu_before = process_cpu_seconds(server.pid)
-            measurement.result = wrk.run(command)
-            cpu_after = process_cpu_seconds(server.pid)
-            if cpu_before is not None and cpu_after is not None and measurement.result.requests:
-                # CPU time per request is much less sensitive than req/s to other load on
-                # a shared machine: the ratio to trust when the req/s spread is large.
-                measurement.cpu_us_per_req = (
-                    1e6 * (cpu_after - cpu_before) / measurement.result.requests
-                )
+            preflight_scenario(scenario, server.port)  # also the memory baseline's warm-up
+            if scenario.kind == "ws":
+                _measure_ws(options, scenario, server, measurement, client_log)
+            elif scenario.kind == "idle":
+                _measure_idle(options, scenario, server, measurement, client_log)
+            else:
+                _measure_wrk(options, wrk_path, scenario, server, measurement)
     except (ServerError, wrk.WrkError) as exc:
         measurement.error = str(exc)
-        return measurement
-    measurement.warnings = _result_warnings(scenario, measurement.result)
     return measurement
 
 
 def _describe(m: Measurement, latency: bool) -> str:
-    if m.result is None:
+    """One progress line's worth of a measurement."""
+    if not m.ok:
         return f"FAILED: {m.error}"
-    r = m.result
-    text = f"{r.requests_per_sec:,.0f} req/s"
-    if latency:
-        text += f"  p50 {r.latency_ms['p50']:.2f}ms  p99 {r.latency_ms['p99']:.2f}ms"
+    if m.ws is not None:
+        text = f"{m.ws.rate:,.0f} msg/s  {m.cpu_us_per_req or 0:.1f} us/msg"
+        text += f"  (load generator CPU {m.ws.client_cpu_s / m.ws.seconds:.0%})"
+    elif m.memory is not None:
+        mem = m.memory
+        text = (
+            f"RSS {mem.baseline_kib / 1024:.1f} MiB -> {mem.held_kib / 1024:.1f} MiB with "
+            f"{mem.connections:,} idle: {mem.per_conn_kib:.2f} KiB/conn "
+            f"(opened in {mem.setup_s:.1f}s, server fds {mem.server_fds})"
+        )
+    else:
+        assert m.result is not None
+        r = m.result
+        text = f"{r.requests_per_sec:,.0f} req/s"
+        if latency:
+            text += f"  p50 {r.latency_ms['p50']:.2f}ms  p99 {r.latency_ms['p99']:.2f}ms"
     return text + (f"  [{'; '.join(m.warnings)}]" if m.warnings else "")
 
 
@@ -246,7 +350,7 @@ def run_all(
         outcome = _describe(m, scenario.latency)
         log(f"[{scenario.name}] round {rnd}/{options.rounds} {impl}: {outcome}")
         measurements.append(m)
-        if m.result is None:
+        if not m.ok:
             failed.add(key)
     return measurements
 
@@ -307,7 +411,11 @@ def metadata(
             "rounds": options.rounds,
             "connections": options.connections,
             "threads": options.threads,
+            "idle_http": options.idle_http,
+            "idle_ws": options.idle_ws,
+            "ws_window": WS_WINDOW,
         },
+        "rlimit_nofile_hard": resource.getrlimit(resource.RLIMIT_NOFILE)[1],
     }
 
 
@@ -316,7 +424,7 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> NoReturn:
 
 
 def _exit_status(options: Options, summaries: dict[tuple[str, str], Summary]) -> int:
-    measured = any(s.rps_median is not None for s in summaries.values())
+    measured = any(s.measured for s in summaries.values())
     failed = any(s.errors or s.unavailable for s in summaries.values())
     return 1 if not measured or (options.strict and failed) else 0
 
@@ -325,10 +433,48 @@ def _print_header(options: Options, meta: dict[str, Any]) -> None:
     log(
         f"bench: {len(options.scenarios)} scenarios x {options.rounds} rounds x "
         f"{options.duration_s}s (+{options.warmup_s}s warm-up), -c{options.connections} "
-        f"-t{options.threads}; {meta['pinning']}; {meta['loop']}; load {meta['loadavg_start']}"
+        f"-t{options.threads}, idle {options.idle_http} HTTP / {options.idle_ws} WebSocket; "
+        f"{meta['pinning']}; {meta['loop']}; load {meta['loadavg_start']}"
     )
     for impl, line in meta["implementations"].items():
         log(f"  {impl}: {line}")
+
+
+def _taking_part(options: Options, scenarios: Sequence[Scenario]) -> list[str]:
+    """The requested implementations that take part in at least one of ``scenarios``."""
+    return [i for i in options.impls if i != "ceiling" or any(s.ceiling for s in scenarios)]
+
+
+def print_report(options: Options, summaries: dict[tuple[str, str], Summary]) -> dict[str, Any]:
+    """Print the tables (wrk, WebSocket, memory), the notes and the summary; return its figures."""
+    by_kind = {
+        kind: [s for s in options.scenarios if s.kind == kind] for kind in ("wrk", "ws", "idle")
+    }
+    tables = []
+    if by_kind["wrk"]:
+        names = [s.name for s in by_kind["wrk"]]
+        impls = _taking_part(options, by_kind["wrk"])
+        tables.append(report.table(names, impls, summaries))
+    if by_kind["ws"]:
+        names = [s.name for s in by_kind["ws"]]
+        impls = _taking_part(options, by_kind["ws"])
+        tables.append(report.table(names, impls, summaries, unit="msg", latency=False))
+    if by_kind["idle"]:
+        names = [s.name for s in by_kind["idle"]]
+        tables.append(report.memory_table(names, _taking_part(options, by_kind["idle"]), summaries))
+    print("\n\n".join(tables))
+    for line in report.notes(summaries):
+        print(line)
+    groups = {
+        "http": [s.name for s in by_kind["wrk"] if s.name in HTTP_SUMMARY],
+        "latency": [s.name for s in by_kind["wrk"] if s.latency],
+        "ws": [s.name for s in by_kind["ws"]],
+        "memory": [s.name for s in by_kind["idle"]],
+    }
+    head = report.headline(summaries, options.impls, groups)
+    for line in report.summary_lines(head):
+        print(line)
+    return head
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -347,21 +493,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     impls, impl_info = probe_impls(options)
     meta = metadata(options, wrk_path, impl_info, pinning)
     _print_header(options, meta)
+    started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix="heron-bench-") as log_dir:
+            write_static_dir(static_dir(Path(log_dir)))
             measurements = run_all(options, wrk_path, impls, Path(log_dir))
     except KeyboardInterrupt:
         log("interrupted: servers stopped, nothing written")
         return EXIT_INTERRUPTED
     meta["loadavg_end"] = os.getloadavg()
+    meta["elapsed_s"] = round(time.monotonic() - started, 1)
     summaries = summarise_all(options, impls, measurements)
-    print(report.table([s.name for s in options.scenarios], options.impls, summaries))
-    for line in report.notes(summaries):
-        print(line)
+    head = print_report(options, summaries)
+    print(f"elapsed: {meta['elapsed_s']:.0f}s")
     if options.save:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         path = RESULTS_DIR / f"{stamp}.json"
-        report.write_json(path, meta, measurements, summaries)
+        report.write_json(path, meta, measurements, summaries, head)
         print(f"results: {path.relative_to(BENCH_DIR.parent)}")
     return _exit_status(options, summaries)
 

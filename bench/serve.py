@@ -1,10 +1,13 @@
 """Serve the benchmark app with one implementation, pinned to one CPU.
 
     python bench/serve.py --impl heron|aiohttp|ceiling --port P [--routes N] [--cpu 0]
+                          [--static-dir D] [--backlog B]
     python bench/serve.py --impl heron --check      # import only, print the version
 
 Imports the implementation's ``web`` module (``heron.web`` or ``aiohttp.web``), installs uvloop
-when available, builds ``app.build_app(web, routes=N)`` and calls ``web.run_app`` on 127.0.0.1.
+when available, raises its open-file limit (RLIMIT_NOFILE) to the hard limit (the memory
+scenarios hold 10,000 connections), builds ``app.build_app(web, routes=N, static_dir=D)`` and
+calls ``web.run_app`` on 127.0.0.1 with ``backlog=B``.
 Prints one line starting with ``READY`` when listening (``bench/run.py`` does not rely on it:
 it polls the port). ``ceiling`` serves canned bytes with bare uvloop + httptools instead.
 The checkout's own ``heron`` (the parent of ``bench/``) wins over any installed copy.
@@ -17,6 +20,7 @@ import argparse
 import asyncio
 import importlib
 import os
+import resource
 import sys
 import warnings
 from pathlib import Path
@@ -39,7 +43,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--check", action="store_true", help="import, print version, exit")
     parser.add_argument("--routes", type=int, default=DEFAULT_ROUTES, help="API route count")
     parser.add_argument("--cpu", type=int, default=0, help="CPU to pin to; -1: no pinning")
+    parser.add_argument("--static-dir", help="serve this directory at /static (add_static)")
+    parser.add_argument("--backlog", type=int, default=128, help="listen backlog (run_app's)")
     return parser.parse_args(argv)
+
+
+def raise_nofile_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit (best effort); return the soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            return soft
+        return target
+    return soft
 
 
 def pin_to_cpu(cpu: int) -> str:
@@ -99,14 +118,20 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{describe(args.impl)} ({module.__name__} from {module.__file__})", flush=True)
         return
     pinned = pin_to_cpu(args.cpu)
+    nofile = raise_nofile_limit()
     if args.impl == "ceiling":
         print(f"serve: {describe(args.impl)} pinned={pinned}", flush=True)
         module.serve(HOST, args.port, ready)
         return
     loop_name = install_uvloop()
-    print(f"serve: {describe(args.impl)} loop={loop_name} pinned={pinned}", flush=True)
-    app = build_app(module, routes=args.routes)
-    module.run_app(app, host=HOST, port=args.port, access_log=None, print=ready)
+    print(
+        f"serve: {describe(args.impl)} loop={loop_name} pinned={pinned} nofile={nofile}",
+        flush=True,
+    )
+    app = build_app(module, routes=args.routes, static_dir=args.static_dir)
+    module.run_app(
+        app, host=HOST, port=args.port, access_log=None, print=ready, backlog=args.backlog
+    )
 
 
 if __name__ == "__main__":
