@@ -11,7 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
-from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    MutableMapping,
+)
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 from .._io.protocol import HttpProtocol
@@ -356,7 +363,28 @@ class Application(MutableMapping[Any, Any]):
         request._app = self
         return request
 
-    async def _handle(self, request: Request) -> StreamResponse:
+    def _handle(self, request: Request) -> Awaitable[StreamResponse]:
+        """Answer ``request``: return the awaitable of its route's handler chain.
+
+        PERF: "plaintext", "json", "routing", "middleware": a plain method that returns
+        the chain's own coroutine, so a request runs one coroutine fewer.  Anything it
+        raises, the server handles as if the handler had raised it.
+        """
+        resolve = self._resolve
+        if resolve is None or request._head.expect is not None:
+            return self._handle_general(request)
+        match_info = resolve(request)
+        match_info._add_root_app(self)
+        request._match_info = match_info
+        chain = self._chain_for(match_info)
+        if chain is raise_match_error:
+            # PERF: "notfound": no middleware would see the 404/405 raised, so it is
+            # returned (the server answers a raised and a returned HTTPException alike).
+            return _answered(match_info.http_exception)  # type: ignore[arg-type]
+        return chain(request)
+
+    async def _handle_general(self, request: Request) -> StreamResponse:
+        """``_handle`` for a router that resolves asynchronously or an ``Expect`` header."""
         resolve = self._resolve
         if resolve is not None:
             match_info = resolve(request)
@@ -371,8 +399,6 @@ class Application(MutableMapping[Any, Any]):
                 return cast(StreamResponse, expect_response)
         chain = self._chain_for(match_info)
         if chain is raise_match_error:
-            # PERF: "notfound": no middleware would see the 404/405 raised, so it is
-            # returned (the server answers a raised and a returned HTTPException alike).
             return match_info.http_exception  # type: ignore[return-value]
         return await chain(request)
 
@@ -407,3 +433,16 @@ class Application(MutableMapping[Any, Any]):
     def __call__(self) -> Application:
         """gunicorn compatibility."""
         return self
+
+
+class _answered:
+    """An awaitable that is already done: awaiting it returns ``response`` at once."""
+
+    __slots__ = ("_response",)
+
+    def __init__(self, response: StreamResponse) -> None:
+        self._response = response
+
+    def __await__(self) -> Generator[Any, None, StreamResponse]:
+        return self._response
+        yield  # a generator that returns before its first yield

@@ -82,6 +82,18 @@ class UrlMappingMatchInfo(dict[str, str]):
         """Forbid further ``add_app`` calls."""
         self._frozen = True
 
+    def _add_root_app(self, app: Any) -> None:
+        """``add_app(app)`` then ``freeze()``: the top-level application closes the stack.
+
+        PERF: "plaintext" (every routed request): one call instead of two.
+        """
+        if self._frozen:
+            raise RuntimeError("Cannot change apps stack after .freeze() call")
+        if self._current_app is None:
+            self._current_app = app
+        self._apps.insert(0, app)
+        self._frozen = True
+
     def __repr__(self) -> str:
         return f"<MatchInfo {super().__repr__()}: {self._route}>"
 

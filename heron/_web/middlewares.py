@@ -75,12 +75,25 @@ def build_chain(handler: _Handler, stack: Iterable[tuple[Any, Iterable[Any]]]) -
     for (app, mws), needed in zip(reversed(layers), reversed(switch)):  # noqa: B905
         for mw in reversed(mws):
             if is_new_style(mw):
-                wrapped = functools.update_wrapper(functools.partial(mw, handler=wrapped), wrapped)
+                wrapped = functools.update_wrapper(_bind(mw, wrapped), wrapped)
             else:
                 wrapped = _OldStyle(mw, app, wrapped)
         if needed:
             wrapped = _CurrentApp(app, wrapped)
     return wrapped
+
+
+def _bind(mw: Any, handler: _Handler) -> _Handler:
+    """``mw`` with its ``handler`` argument bound: aiohttp's ``partial(mw, handler=...)``.
+
+    PERF: "middleware": a closure call costs well under half of a keyword
+    ``functools.partial`` call (which builds a kwargs dict on every call).
+    """
+
+    def bound(request: Any) -> Awaitable[Any]:
+        return mw(request, handler=handler)  # type: ignore[no-any-return]
+
+    return bound
 
 
 class _CurrentApp:

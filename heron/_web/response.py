@@ -27,6 +27,7 @@ from .._io.writer import ResponseWriter
 from .._proto.codings import Compressor, available, make_compressor, negotiate
 from .._proto.serialize import reason_phrase, serialize_head, status_line
 from .._util.dates import http_date
+from .._util.fastjson import dumps as _fast_dumps
 from .state import StateMapping
 
 if TYPE_CHECKING:
@@ -823,7 +824,8 @@ def json_response(
     if data is not _SENTINEL:
         if text or body:
             raise ValueError("only one of data, text, or body should be specified")
-        text = dumps(data)
+        # PERF: "json", "routing": the default encoder without json.dumps' set-up.
+        text = _fast_dumps(data) if dumps is json.dumps else dumps(data)
     return Response(
         text=text,
         body=body,
