@@ -51,6 +51,8 @@ Handle = Callable[["HttpProtocol", RequestHead, StreamReader], Awaitable[bool]]
 IDLE, HEAD, BUSY, CLOSED = "IDLE", "HEAD", "BUSY", "CLOSED"
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+#: At most this many bytes of whole responses are held back to coalesce pipelined answers.
+_CORK_LIMIT = 64 * 1024
 
 if sys.version_info >= (3, 12):
 
@@ -107,6 +109,9 @@ class HttpProtocol(asyncio.Protocol):
         "_closing",
         "_config",
         "_context",
+        "_cork_check",
+        "_corked",
+        "_corked_size",
         "_dates",
         "_deadline",
         "_discard_budget",
@@ -117,6 +122,7 @@ class HttpProtocol(asyncio.Protocol):
         "_error",
         "_error_needs_response",
         "_handle",
+        "_handler_started",
         "_loop",
         "_parser",
         "_peer_eof",
@@ -182,6 +188,12 @@ class HttpProtocol(asyncio.Protocol):
         self._closing = False
         #: Requests handled on this connection so far.
         self._requests = 0
+        # Whole responses held back while pipelined requests wait (see write_response).
+        self._corked: list[bytes] = []
+        self._corked_size = 0
+        self._cork_check = False
+        #: False from a request's Task creation until its handler starts running.
+        self._handler_started = True
 
     # ------------------------------------------------------------------ public API
 
@@ -215,7 +227,53 @@ class HttpProtocol(asyncio.Protocol):
     def write_continue(self) -> None:
         """Send ``100 Continue`` (an ``Expect: 100-continue`` request may send its body)."""
         if self.transport is not None and not self.transport.is_closing():
+            self.flush()
             self.transport.write(_CONTINUE)
+
+    def write_response(self, data: bytes) -> None:
+        """Write a whole response; while pipelined requests wait, coalesce it with theirs.
+
+        PERF: "pipeline": the responses to one read's worth of pipelined requests leave
+        in one ``write`` (one system call) instead of one each.  A held response is
+        written when the last queued request is answered, when a handler suspends
+        (checked once per loop iteration), when ``_CORK_LIMIT`` bytes are held, and
+        before any other write on the connection, so the order never changes and no
+        response waits on a slow handler.
+        """
+        transport = self.transport
+        assert transport is not None
+        if self._queue and self._corked_size + len(data) <= _CORK_LIMIT:
+            self._corked.append(data)
+            self._corked_size += len(data)
+            if not self._cork_check:
+                self._cork_check = True
+                self._loop.call_soon(self._check_cork)
+            return
+        if self._corked:
+            self._corked.append(data)
+            data = b"".join(self._corked)
+            self._corked.clear()
+            self._corked_size = 0
+        transport.write(data)
+
+    def flush(self) -> None:
+        """Write the responses held back by :meth:`write_response` (before any other write)."""
+        if self._corked:
+            data = b"".join(self._corked)
+            self._corked.clear()
+            self._corked_size = 0
+            transport = self.transport
+            if transport is not None and not transport.is_closing():
+                transport.write(data)
+
+    def _check_cork(self) -> None:
+        # The next request's Task has not run yet: look again after it has.  Otherwise its
+        # handler is suspended (or nothing is running): waiting longer gains nothing.
+        if self._corked and not self._handler_started and self._task is not None:
+            self._loop.call_soon(self._check_cork)
+            return
+        self._cork_check = False
+        self.flush()
 
     def upgrade(
         self, on_data: Callable[[bytes], None], on_shutdown: Callable[[], None] | None = None
@@ -226,6 +284,7 @@ class HttpProtocol(asyncio.Protocol):
         incoming bytes go to ``on_data`` (``b""`` when the connection is gone),
         and ``on_shutdown`` is called when the server shuts down.
         """
+        self.flush()
         buffered = bytes(self._upgrade_buffer or b"")
         self._upgrade_buffer = None
         self._upgraded = on_data
@@ -244,6 +303,7 @@ class HttpProtocol(asyncio.Protocol):
         """Close the connection now (in-flight work is not waited for)."""
         self._closing = True
         if self.transport is not None:
+            self.flush()
             self.transport.close()
 
     def begin_shutdown(self) -> None:
@@ -471,6 +531,7 @@ class HttpProtocol(asyncio.Protocol):
                 self._update_reading()
             self._state = BUSY
             self._deadline = None
+            self._handler_started = False
             self._eager = True
             try:
                 task = _start_task(self._run(head, payload), self._loop, self._context.copy())
@@ -484,6 +545,7 @@ class HttpProtocol(asyncio.Protocol):
                 return
 
     async def _run(self, head: RequestHead, payload: StreamReader) -> None:
+        self._handler_started = True
         keep_alive = False
         try:
             keep_alive = await self._handle(self, head, payload)
@@ -609,6 +671,7 @@ class HttpProtocol(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         self._closing = True
+        self.flush()
         transport.write(build_error_response(exc, self._config.server_header, self._dates.get()))
         if transport.can_write_eof():
             transport.write_eof()

@@ -23,6 +23,10 @@ class WriteFlow(Protocol):
     @property
     def write_paused(self) -> bool: ...
 
+    def write_response(self, data: bytes) -> None: ...
+
+    def flush(self) -> None: ...
+
     async def wait_writable(self) -> None: ...
 
 
@@ -50,9 +54,13 @@ class ResponseWriter:
         self.eof = False
 
     def _transport(self) -> asyncio.Transport:
-        transport = self._flow.transport
+        flow = self._flow
+        transport = flow.transport
         if transport is None or transport.is_closing():
             raise ConnectionResetError("Cannot write to closing transport")
+        # Responses held back for coalescing go first: the order on the wire is the
+        # order of the requests.
+        flow.flush()
         return transport
 
     def send_head(self, head: bytes, *, chunked: bool) -> None:
@@ -63,8 +71,11 @@ class ResponseWriter:
 
     def send_all(self, data: bytes) -> None:
         """Write a complete response (head and body already joined) at once."""
-        transport = self._transport()
-        transport.write(data)
+        flow = self._flow
+        transport = flow.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("Cannot write to closing transport")
+        flow.write_response(data)
         self.output_size += len(data)
         self.eof = True
 
