@@ -18,7 +18,7 @@ from collections.abc import Set as AbstractSet
 from concurrent.futures import Executor
 from email.utils import parsedate_to_datetime
 from http.cookies import SimpleCookie
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from multidict import CIMultiDict
 
@@ -567,6 +567,9 @@ def _check_etag(value: str) -> None:
         raise ValueError(f"Value {value!r} is not a valid etag")
 
 
+_TEXT_PLAIN: Final = ((hdrs.CONTENT_TYPE, "text/plain; charset=utf-8"),)
+
+
 class Response(StreamResponse):
     """A response with its whole body known up front (``body=`` or ``text=``)."""
 
@@ -583,6 +586,30 @@ class Response(StreamResponse):
         zlib_executor_size: int | None = None,
         zlib_executor: Executor | None = None,
     ) -> None:
+        if (
+            text is not None
+            and body is None
+            and headers is None
+            and content_type is None
+            and charset is None
+            and type(text) is str
+        ):
+            # PERF: "plaintext": ``Response(text=...)``, the commonest response, without
+            # the general checks below or the call up to StreamResponse.__init__.
+            self._state = {}
+            self._headers = CIMultiDict(_TEXT_PLAIN)
+            if reason is None and type(status) is int:
+                self._status = status
+                self._custom_reason = None
+                self._reason = reason_phrase(status)
+            else:
+                self.set_status(status, reason)
+            if zlib_executor_size is not None:
+                self._zlib_executor_size = zlib_executor_size
+            if zlib_executor is not None:
+                self._zlib_executor = zlib_executor
+            self._body = text.encode()
+            return
         if body is not None and text is not None:
             raise ValueError("body and text are not allowed together")
         real = CIMultiDict(headers) if headers is not None else CIMultiDict()
@@ -747,34 +774,35 @@ class Response(StreamResponse):
         Server once a second; the head is three byte strings joined.  ``headers`` ends up
         as the general path leaves it.  None when the single header is not Content-Type.
         """
-        version = request.version
-        for name, ctype in headers.items():
-            key = (version, status, name, ctype)
+        ctype = headers.get(hdrs.CONTENT_TYPE)
+        if ctype is None:
+            return None
+        head = request._head
+        version = head.version
+        key = (version, status, ctype)
         prefix = _HEAD_PREFIXES.get(key)
         if prefix is None:
-            if name.lower() != "content-type":
-                return None
             if len(_HEAD_PREFIXES) >= _HEAD_CACHE_SIZE:
                 _HEAD_PREFIXES.clear()
             line = status_line(version, status, None)
             # The head minus its final CRLF, then the name of the next field.
+            name = next(iter(headers))
             prefix = serialize_head(line, ((name, ctype),))[:-2] + b"Content-Length: "
             _HEAD_PREFIXES[key] = prefix
         keep_alive = self._keep_alive
         if keep_alive is None:
-            keep_alive = self._keep_alive = request.keep_alive
+            keep_alive = self._keep_alive = head.keep_alive
         if version == (1, 1):
             connection = None if keep_alive else "close"
         else:
             connection = "keep-alive" if keep_alive else None
         protocol = request._protocol
-        date = protocol.date()
-        server = protocol.config.server_header
+        date = protocol._dates.get()
+        server = protocol._config.server_header
         tail_key = (connection, date, server)
         tail = _HEAD_TAILS.get(tail_key)
         if tail is None:
-            tail = _head_tail(connection, date, server)
-            _HEAD_TAILS[tail_key] = tail
+            tail = _HEAD_TAILS[tail_key] = _head_tail(connection, date, server)
         content_length = str(length)
         if connection is None:
             headers.extend(
@@ -793,9 +821,9 @@ class Response(StreamResponse):
 
 
 _HEAD_CACHE_SIZE = 256
-# (version, status, Content-Type name, Content-Type value) -> b"HTTP/1.1 200 OK\r\n
-# Content-Type: ...\r\nContent-Length: "; see Response._cached_head.
-_HEAD_PREFIXES: dict[tuple[tuple[int, int], int, str, str], bytes] = {}
+# (version, status, Content-Type value) -> b"HTTP/1.1 200 OK\r\nContent-Type: ...\r\n
+# Content-Length: "; see Response._cached_head.
+_HEAD_PREFIXES: dict[tuple[tuple[int, int], int, str], bytes] = {}
 # (Connection, Date, Server) -> b"\r\n[Connection: ...\r\n]Date: ...\r\nServer: ...\r\n\r\n"
 _HEAD_TAILS: dict[tuple[str | None, str, str], bytes] = {}
 
