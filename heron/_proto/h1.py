@@ -71,6 +71,9 @@ _SINGLETONS = frozenset(
 )
 
 
+_NO_TRAILERS: list[tuple[bytes, bytes]] = []  # shared and never appended to
+
+
 class RequestHead:
     """Everything known about a request once its head is parsed.
 
@@ -120,7 +123,8 @@ class RequestHead:
         self.content_length = content_length
         self.host = host
         self.expect = expect
-        self.trailers: list[tuple[bytes, bytes]] = []
+        # PERF: "plaintext": no list per request; the parser replaces it on a first trailer.
+        self.trailers: list[tuple[bytes, bytes]] = _NO_TRAILERS
 
     @property
     def has_body(self) -> bool:
@@ -194,7 +198,7 @@ class RequestParser:
         self._head: RequestHead | None = None
         self._head_bytes = 0
         self._accounted = 0
-        self._seen: set[bytes] = set()
+        self._seen: set[bytes] | None = None
         self._host: bytes | None = None
         self._expect: bytes | None = None
         self._te: bytes | None = None
@@ -224,7 +228,8 @@ class RequestParser:
             raise ProtocolError(400, "Invalid request target") from None
         except httptools.HttpParserError as exc:
             raise ProtocolError(400, _reason(exc)) from None
-        self._flush_body()
+        if self._body_parts:
+            self._flush_body()
         if self._in_head and self._head_bytes - self._accounted > self._pending_limit:
             raise ProtocolError(431, "Request header field too large")
         return None
@@ -237,7 +242,7 @@ class RequestParser:
         self._accounted = 0
         self._url = b""
         self._headers = []
-        self._seen = set()
+        self._seen = None
         self._host = None
         self._expect = None
         self._te = None
@@ -256,6 +261,8 @@ class RequestParser:
         if self._head is not None:
             # A field after the head is a trailer of a chunked body.
             trailers = self._head.trailers
+            if trailers is _NO_TRAILERS:
+                trailers = self._head.trailers = []
             if len(trailers) >= self._max_headers:
                 raise ProtocolError(431, "Too many trailer fields")
             trailers.append((name, value))
@@ -267,9 +274,13 @@ class RequestParser:
         self._accounted += len(name) + len(value) + 4
         lname = name.lower()
         if lname in _SINGLETONS:
-            if lname in self._seen:
+            seen = self._seen
+            if seen is None:
+                # PERF: "plaintext": the set exists only once a singleton field arrives.
+                seen = self._seen = set()
+            elif lname in seen:
                 raise ProtocolError(400, f"Duplicate {name.decode('ascii', 'replace')} header")
-            self._seen.add(lname)
+            seen.add(lname)
             if lname == b"host":
                 self._host = value
             elif lname == b"transfer-encoding":
@@ -329,7 +340,8 @@ class RequestParser:
         self._body_parts.append(body)
 
     def on_message_complete(self) -> None:
-        self._flush_body()
+        if self._body_parts:
+            self._flush_body()
         head = self._head
         self._head = None
         if head is not None:
