@@ -36,7 +36,6 @@ from .._proto.serialize import build_error_response
 from .._util.dates import DateCache
 from .config import ServerConfig
 from .streams import EMPTY_PAYLOAD, StreamReader
-from .writer import ResponseWriter
 
 if TYPE_CHECKING:
     from .registry import ConnectionRegistry
@@ -219,10 +218,6 @@ class HttpProtocol(asyncio.Protocol):
     def date(self) -> str:
         """The current ``Date`` header value."""
         return self._dates.get()
-
-    def make_writer(self, head: RequestHead) -> ResponseWriter:
-        """A writer for the response to ``head``."""
-        return ResponseWriter(self, head_only=head.method == "HEAD")
 
     def write_continue(self) -> None:
         """Send ``100 Continue`` (an ``Expect: 100-continue`` request may send its body)."""
