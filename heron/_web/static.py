@@ -35,7 +35,7 @@ from typing import Any, Final
 from yarl import URL
 
 from .. import hdrs
-from .._util.paths import confine, split_relative
+from .._util.paths import confine, resolve_plain, split_relative
 from .exceptions import HTTPForbidden, HTTPNotFound
 from .fileresponse import DEFAULT_CHUNK_SIZE, FileResponse, _Ask, plan_file
 from .handler_types import ExpectHandler, Handler
@@ -229,15 +229,26 @@ class StaticResource(PrefixResource):
 
     def _lookup(self, parts: tuple[str, ...], ask: _Ask) -> tuple[str, Any]:
         """Worker thread: find what ``parts`` names and plan the answer."""
-        real = confine(os.path.join(self._root, *parts), self._root, self._follow_symlinks)
-        if real is None:
-            return "missing", None
         try:
-            st = os.stat(real)
+            plain = resolve_plain(self._root, parts)
         except PermissionError:
             return "forbidden", None
         except (OSError, ValueError):
             return "missing", None
+        if plain is not None:
+            real, st = plain
+        else:
+            # A symbolic link below the root (or the root itself): resolve and confine.
+            confined = confine(os.path.join(self._root, *parts), self._root, self._follow_symlinks)
+            if confined is None:
+                return "missing", None
+            real = confined
+            try:
+                st = os.stat(real)
+            except PermissionError:
+                return "forbidden", None
+            except (OSError, ValueError):
+                return "missing", None
         if stat_mod.S_ISDIR(st.st_mode):
             if not self._show_index:
                 return "forbidden", None
