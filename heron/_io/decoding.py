@@ -27,6 +27,10 @@ class DecodingStreamReader(StreamReader):
         self._decoder = decoder
         self._chunk_size = chunk_size
 
+    def read_ended(self) -> None:
+        """Never at once: the decoded bytes are produced while reading."""
+        return None
+
     def __repr__(self) -> str:
         return f"<DecodingStreamReader total={self._total} source={self._source!r}>"
 

@@ -224,6 +224,24 @@ class StreamReader:
             await self._wait("read")
         return self._take(min(n, self._size))
 
+    def read_ended(self) -> bytes | None:
+        """Everything left, at once, if the stream has ended; None if it has not.
+
+        PERF: "4 KiB POST echo": a body that arrived with its head is read without a
+        coroutine per chunk.  Subclasses that produce their bytes while being read
+        return None and are read with the coroutines.
+        """
+        self._raise_if_failed()
+        if not self._eof:
+            return None
+        buf = self._buffer
+        if not buf:
+            return b""
+        data = buf[0] if len(buf) == 1 else b"".join(buf)
+        buf.clear()
+        self._consumed(len(data))
+        return data
+
     async def readany(self) -> bytes:
         """Read whatever is buffered (at least one byte unless the stream ended)."""
         self._raise_if_failed()

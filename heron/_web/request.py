@@ -497,9 +497,15 @@ class BaseRequest(StateMapping):
             declared = self._head.content_length
             if limit and declared is not None and declared > limit:
                 raise _too_large(limit, declared)
+            payload = self.content
+            whole = payload.read_ended()
+            if whole is not None:
+                if limit and len(whole) > limit:
+                    raise _too_large(limit, len(whole))
+                self._read_bytes = whole
+                return whole
             parts = []
             size = 0
-            payload = self.content
             while True:
                 try:
                     chunk = await payload.readany()

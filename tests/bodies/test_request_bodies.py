@@ -145,6 +145,28 @@ async def test_read_over_client_max_size_is_413_while_streaming(aiohttp_server) 
         assert r.status == 413
 
 
+@pytest.mark.parametrize("size", [999, 1000, 1001])
+async def test_a_body_that_arrived_whole_is_read_at_once_within_client_max_size(
+    aiohttp_server, size: int
+) -> None:
+    # Chunked, so no Content-Length announces the size: the limit applies to what arrived.
+    server = await serve(aiohttp_server, client_max_size=1000)
+    body = (bytes(range(256)) * 4)[:size]
+    half = size // 2
+    chunked = b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (
+        half,
+        body[:half],
+        size - half,
+        body[half:],
+    )
+    head = "POST /read HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked"
+    status, answer = await raw_post(server.port, head, chunked)
+    if size <= 1000:
+        assert (status, answer) == (200, body)
+    else:
+        assert status == 413
+
+
 # ---------------------------------------------------------------------- forms
 
 
