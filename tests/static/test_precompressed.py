@@ -59,7 +59,11 @@ async def test_sibling_chosen_by_weight(
     reply = await fetch(port, "/static/app.js", [("Accept-Encoding", accept)])
     assert reply.status == 200
     assert reply.header("content-encoding") == encoding
-    assert reply.header("content-type") == "application/javascript; charset=utf-8"
+    # The type of the uncompressed file (Python 3.12's mimetypes says text/javascript).
+    assert reply.header("content-type") in (
+        "application/javascript; charset=utf-8",
+        "text/javascript; charset=utf-8",
+    )
     expected = {
         None: TEXT,
         "gzip": (assets / "app.js.gz").read_bytes(),
