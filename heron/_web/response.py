@@ -567,7 +567,11 @@ def _check_etag(value: str) -> None:
         raise ValueError(f"Value {value!r} is not a valid etag")
 
 
-_TEXT_PLAIN: Final = ((hdrs.CONTENT_TYPE, "text/plain; charset=utf-8"),)
+# content_type argument -> the Content-Type field of a text response with that type (UTF-8).
+_TEXT_FIELDS: dict[str | None, tuple[tuple[str, str], ...]] = {
+    None: ((hdrs.CONTENT_TYPE, "text/plain; charset=utf-8"),),
+}
+_TEXT_FIELDS_SIZE: Final = 64
 
 
 class Response(StreamResponse):
@@ -590,14 +594,15 @@ class Response(StreamResponse):
             text is not None
             and body is None
             and headers is None
-            and content_type is None
             and charset is None
             and type(text) is str
+            and (fields := _TEXT_FIELDS.get(content_type)) is not None
         ):
-            # PERF: "plaintext": ``Response(text=...)``, the commonest response, without
-            # the general checks below or the call up to StreamResponse.__init__.
+            # PERF: "plaintext", "json": ``Response(text=...)`` (and json_response), the
+            # commonest responses, without the general checks below or the call up to
+            # StreamResponse.__init__; the Content-Type value is built once per type.
             self._state = {}
-            self._headers = CIMultiDict(_TEXT_PLAIN)
+            self._headers = CIMultiDict(fields)
             if reason is None and type(status) is int:
                 self._status = status
                 self._custom_reason = None
@@ -610,6 +615,17 @@ class Response(StreamResponse):
                 self._zlib_executor = zlib_executor
             self._body = text.encode()
             return
+        if (
+            text is not None
+            and content_type is not None
+            and charset is None
+            and len(_TEXT_FIELDS) < _TEXT_FIELDS_SIZE
+            and "charset" not in content_type
+            and "\r" not in content_type
+            and "\n" not in content_type
+        ):
+            # Learn this type for the fast path above.
+            _TEXT_FIELDS[content_type] = ((hdrs.CONTENT_TYPE, f"{content_type}; charset=utf-8"),)
         if body is not None and text is not None:
             raise ValueError("body and text are not allowed together")
         real = CIMultiDict(headers) if headers is not None else CIMultiDict()

@@ -1,0 +1,36 @@
+"""Response(text=...) takes a fast path once its content type is known: same result."""
+
+from __future__ import annotations
+
+import pytest
+
+from heron import web
+
+
+@pytest.mark.parametrize("content_type", [None, "text/html", "application/json", "text/x-odd"])
+def test_text_responses_are_the_same_the_first_time_and_later(content_type: str | None) -> None:
+    made = [web.Response(text="héllo", content_type=content_type) for _ in range(3)]
+    expected = f"{content_type or 'text/plain'}; charset=utf-8"
+    for response in made:
+        assert list(response.headers.items()) == [("Content-Type", expected)]
+        assert response.body == "héllo".encode()
+        assert response.charset == "utf-8"
+        assert response.content_type == (content_type or "text/plain")
+        assert response.status == 200 and response.reason == "OK"
+
+
+def test_charset_in_content_type_is_refused_every_time() -> None:
+    for _ in range(3):
+        with pytest.raises(ValueError, match="charset must not be in content_type"):
+            web.Response(text="x", content_type="text/plain; charset=latin-1")
+
+
+def test_text_must_be_str_every_time() -> None:
+    for _ in range(3):
+        with pytest.raises(TypeError):
+            web.Response(text=b"bytes")  # type: ignore[arg-type]
+
+
+def test_custom_status_and_reason_with_text() -> None:
+    response = web.Response(text="gone", status=410, reason="Long Gone")
+    assert (response.status, response.reason, response.text) == (410, "Long Gone", "gone")
