@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from yarl import URL
 
 from .. import hdrs
+from .._proto.serialize import reason_phrase
 from .response import Response
 
 __all__ = (
@@ -101,9 +102,14 @@ class HTTPException(Response, Exception):
                 DeprecationWarning,
                 stacklevel=2,
             )
+        status = self.status_code
+        if body is None and text is None and not self.empty_body:
+            # PERF: "404": the default text given to the constructor (its fast path)
+            # instead of set afterwards through the text setter.
+            text = f"{status}: {reason if reason is not None else reason_phrase(status)}"
         Response.__init__(
             self,
-            status=self.status_code,
+            status=status,
             headers=headers,
             reason=reason,
             body=body,
@@ -111,8 +117,6 @@ class HTTPException(Response, Exception):
             content_type=content_type,
         )
         Exception.__init__(self, self.reason)
-        if self.body is None and not self.empty_body:
-            self.text = f"{self.status}: {self.reason}"
 
     def __str__(self) -> str:
         return self.reason

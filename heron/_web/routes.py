@@ -192,11 +192,17 @@ class SystemRoute(AbstractRoute):
 
     def __init__(self, http_exception: HTTPException) -> None:
         # PERF: "404": skip AbstractRoute's validation; nothing here comes from the user.
+        # No bound method stored on self (``handler`` makes it on demand): that would be
+        # a reference cycle, and every 404 would wait for the garbage collector.
         self._method = hdrs.METH_ANY
-        self._handler = self._handle
         self._expect_handler = default_expect_handler
         self._resource = None
         self._http_exception = http_exception
+
+    @property
+    def handler(self) -> Handler:
+        """Raises the route's HTTP exception."""
+        return self._handle
 
     def url_for(self, *args: str, **kwargs: str) -> URL:
         """Not available: raises RuntimeError."""

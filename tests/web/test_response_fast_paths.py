@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 
 from heron import web
@@ -34,3 +37,32 @@ def test_text_must_be_str_every_time() -> None:
 def test_custom_status_and_reason_with_text() -> None:
     response = web.Response(text="gone", status=410, reason="Long Gone")
     assert (response.status, response.reason, response.text) == (410, "Long Gone", "gone")
+
+
+def test_http_exceptions_default_text_and_type() -> None:
+    for _ in range(2):
+        exc = web.HTTPNotFound()
+        assert (exc.status, exc.reason, exc.text) == (404, "Not Found", "404: Not Found")
+        assert exc.content_type == "text/plain" and exc.charset == "utf-8"
+    custom = web.HTTPForbidden(reason="Nope")
+    assert custom.text == "403: Nope"
+    assert web.HTTPNoContent().body is None
+    assert web.HTTPNotFound(text="gone").text == "gone"
+    with_type = web.HTTPBadRequest(content_type="application/problem+json")
+    assert with_type.content_type == "application/problem+json"
+    assert with_type.text == "400: Bad Request"
+
+
+def test_a_failed_match_is_freed_without_the_garbage_collector() -> None:
+    from heron._web.match_info import MatchInfoError
+
+    gc.disable()
+    try:
+        exc = web.HTTPNotFound()
+        ref = weakref.ref(exc)
+        info = MatchInfoError(exc)
+        assert info.route.handler is not None
+        del exc, info
+        assert ref() is None
+    finally:
+        gc.enable()
