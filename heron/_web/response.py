@@ -567,11 +567,25 @@ def _check_etag(value: str) -> None:
         raise ValueError(f"Value {value!r} is not a valid etag")
 
 
-# content_type argument -> the Content-Type field of a text response with that type (UTF-8).
+# content_type argument -> the Content-Type field of a text response (UTF-8) or of a
+# bytes body with that type: what Response's general path would build; see _learn_type.
 _TEXT_FIELDS: dict[str | None, tuple[tuple[str, str], ...]] = {
     None: ((hdrs.CONTENT_TYPE, "text/plain; charset=utf-8"),),
 }
-_TEXT_FIELDS_SIZE: Final = 64
+_BODY_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {}
+_FIELDS_SIZE: Final = 64
+
+
+def _learn_type(content_type: str, text: bool) -> None:
+    """Remember ``content_type``'s field for Response's fast path (a bounded cache; values
+    the general path refuses, or that could not be sent, are never learned)."""
+    if "charset" in content_type or "\r" in content_type or "\n" in content_type:
+        return
+    if text:
+        if len(_TEXT_FIELDS) < _FIELDS_SIZE:
+            _TEXT_FIELDS[content_type] = ((hdrs.CONTENT_TYPE, f"{content_type}; charset=utf-8"),)
+    elif len(_BODY_FIELDS) < _FIELDS_SIZE:
+        _BODY_FIELDS[content_type] = ((hdrs.CONTENT_TYPE, content_type),)
 
 
 class Response(StreamResponse):
@@ -590,42 +604,36 @@ class Response(StreamResponse):
         zlib_executor_size: int | None = None,
         zlib_executor: Executor | None = None,
     ) -> None:
-        if (
-            text is not None
-            and body is None
-            and headers is None
-            and charset is None
-            and type(text) is str
-            and (fields := _TEXT_FIELDS.get(content_type)) is not None
-        ):
-            # PERF: "plaintext", "json": ``Response(text=...)`` (and json_response), the
-            # commonest responses, without the general checks below or the call up to
-            # StreamResponse.__init__; the Content-Type value is built once per type.
-            self._state = {}
-            self._headers = CIMultiDict(fields)
-            if reason is None and type(status) is int:
-                self._status = status
-                self._custom_reason = None
-                self._reason = reason_phrase(status)
-            else:
-                self.set_status(status, reason)
-            if zlib_executor_size is not None:
-                self._zlib_executor_size = zlib_executor_size
-            if zlib_executor is not None:
-                self._zlib_executor = zlib_executor
-            self._body = text.encode()
-            return
-        if (
-            text is not None
-            and content_type is not None
-            and charset is None
-            and len(_TEXT_FIELDS) < _TEXT_FIELDS_SIZE
-            and "charset" not in content_type
-            and "\r" not in content_type
-            and "\n" not in content_type
-        ):
-            # Learn this type for the fast path above.
-            _TEXT_FIELDS[content_type] = ((hdrs.CONTENT_TYPE, f"{content_type}; charset=utf-8"),)
+        if headers is None and charset is None:
+            # PERF: "plaintext", "json", "echo": ``Response(text=...)``, json_response and
+            # ``Response(body=bytes, content_type=...)``, the commonest responses, without
+            # the general checks below or the call up to StreamResponse.__init__; the
+            # Content-Type field is built once per content type (see _learn_type).
+            fields = None
+            if text is not None:
+                if body is None and type(text) is str:
+                    fields = _TEXT_FIELDS.get(content_type)
+                    payload = text.encode() if fields is not None else b""
+            elif type(body) is bytes and content_type is not None:
+                fields = _BODY_FIELDS.get(content_type)
+                payload = body
+            if fields is not None:
+                self._state = {}
+                self._headers = CIMultiDict(fields)
+                if reason is None and type(status) is int:
+                    self._status = status
+                    self._custom_reason = None
+                    self._reason = reason_phrase(status)
+                else:
+                    self.set_status(status, reason)
+                if zlib_executor_size is not None:
+                    self._zlib_executor_size = zlib_executor_size
+                if zlib_executor is not None:
+                    self._zlib_executor = zlib_executor
+                self._body = payload
+                return
+            if content_type is not None:
+                _learn_type(content_type, text is not None)
         if body is not None and text is not None:
             raise ValueError("body and text are not allowed together")
         real = CIMultiDict(headers) if headers is not None else CIMultiDict()

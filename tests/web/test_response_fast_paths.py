@@ -66,3 +66,14 @@ def test_a_failed_match_is_freed_without_the_garbage_collector() -> None:
         assert ref() is None
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("content_type", ["application/octet-stream", "image/x-test"])
+def test_bytes_responses_are_the_same_the_first_time_and_later(content_type: str) -> None:
+    for _ in range(3):
+        response = web.Response(body=b"\x00\x01", content_type=content_type)
+        assert list(response.headers.items()) == [("Content-Type", content_type)]
+        assert response.body == b"\x00\x01"
+        assert response.content_type == content_type
+    with pytest.raises(ValueError, match="body and text are not allowed together"):
+        web.Response(body=b"x", text="y", content_type=content_type)
