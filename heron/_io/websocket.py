@@ -8,6 +8,16 @@ performs the closing handshake with a timeout.  The server's
 ``WebSocketResponse`` and the client's ``ClientWebSocketResponse`` are thin
 shells over it.
 
+Coalesced writes: a frame sent while received messages still wait in the queue
+(the handler is working through several that came in one read) is held back and
+leaves with the next ones in one ``transport.write``.  Held frames go out with
+the frame sent once the queue is empty, when ``receive()`` waits, past 64 KiB,
+when ``writer_limit`` is reached, before any other write or close on the
+connection, and at the latest on the event loop's next turn (so a handler that
+awaits something else never delays them).  Frames still held when something
+else closes the transport (a handler that fails in the same step it sent them)
+are dropped: the peer sees the connection end without a Close frame either way.
+
 States: OPEN → CLOSING (peer's Close frame received) → CLOSED (``close()``
 called or the connection is gone).  A protocol error from the peer fails the
 connection at once: a Close frame with the error's code, then the transport closes.
@@ -22,7 +32,7 @@ from typing import Final, Protocol
 
 from .._proto.websocket.decoder import MessageDecoder
 from .._proto.websocket.deflate import Compressor, DeflateParams
-from .._proto.websocket.frames import OP_CLOSE, OP_PING, OP_PONG, encode_frame
+from .._proto.websocket.frames import OP_CLOSE, OP_PING, OP_PONG, SMALL_HEADS, encode_frame
 from .._proto.websocket.models import (
     WS_CLOSED_MESSAGE,
     WS_CLOSING_MESSAGE,
@@ -42,10 +52,13 @@ _PING: Final = WSMsgType.PING
 _PONG: Final = WSMsgType.PONG
 _CLOSING: Final = WSMsgType.CLOSING
 _ERROR: Final = WSMsgType.ERROR
-_DATA: Final = frozenset({WSMsgType.TEXT, WSMsgType.BINARY})
+_TEXT: Final = WSMsgType.TEXT
+_BINARY: Final = WSMsgType.BINARY
 # aiohttp raises after this many receive() calls on a closed WebSocket (a busy-loop guard).
 _CLOSED_READS: Final = 5
 _MAX_REASON: Final = 123
+#: At most this many bytes of frames are held back to be written together.
+_HOLD_LIMIT: Final = 2**16
 
 
 class WebSocketFlow(Protocol):
@@ -97,6 +110,9 @@ class WebSocketConnection:
         "_loop",
         "_paused",
         "_peer_close",
+        "_pending",
+        "_pending_base",
+        "_pending_size",
         "_ping_sent",
         "_queue",
         "_queued",
@@ -104,6 +120,7 @@ class WebSocketConnection:
         "_receive_timeout",
         "_shutdown_task",
         "_timeout",
+        "_transport",
         "_waiter",
         "_waiting",
         "_writer_limit",
@@ -127,6 +144,8 @@ class WebSocketConnection:
         read_limit: int = 2**16,
     ) -> None:
         self._flow = flow
+        # PERF: ws-echo: the flow's transport is fixed once the connection is open.
+        self._transport = flow.transport
         self._loop = loop
         self._is_server = is_server
         self._decoder = MessageDecoder(
@@ -150,6 +169,10 @@ class WebSocketConnection:
         self._writer_limit = writer_limit
         self._read_limit = read_limit
         self._queue: collections.deque[WSMessage] = collections.deque()
+        # Frames held back to go out in one write (see write_frame); None: write at once.
+        self._pending: list[bytes] | None = None
+        self._pending_size = 0
+        self._pending_base = 0
         self._queued = 0
         self._paused = False
         self._waiter: asyncio.Future[None] | None = None
@@ -201,26 +224,37 @@ class WebSocketConnection:
             return
         if self._heartbeat:
             self._last_rx = self._loop.time()
+        decoder = self._decoder
         try:
-            messages = self._decoder.feed(data)
+            messages = decoder.feed(data)
         except WebSocketError as exc:
             self._fail(exc)
             return
         if not messages:
             return
-        queue = self._queue
-        for msg in messages:
-            kind = msg[0]
-            if kind is _CLOSE:
-                if not self._peer_close.done():
-                    self._peer_close.set_result(None)
-            elif self._closed:
-                continue  # close() has begun: only the peer's Close frame matters now.
-            elif kind in _DATA:
-                self._queued += len(msg[1])
-            queue.append(msg)
-        self._wake()
-        if self._queued > self._read_limit and not self._paused:
+        if decoder.only_data and not self._closed:
+            # PERF: ws-echo: only data messages (the decoder summed their sizes):
+            # queue them in one step, no per-message checks.
+            self._queue.extend(messages)
+            queued = self._queued = self._queued + decoder.data_size
+        else:
+            queue = self._queue
+            for msg in messages:
+                kind = msg[0]
+                if kind is _CLOSE:
+                    if not self._peer_close.done():
+                        self._peer_close.set_result(None)
+                elif self._closed:
+                    continue  # close() has begun: only the peer's Close frame matters now.
+                elif kind is _TEXT or kind is _BINARY:
+                    self._queued += len(msg[1])
+                queue.append(msg)
+            queued = self._queued
+        # PERF: ws-echo: the wake-up inline (no _wake() call per read).
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if queued > self._read_limit and not self._paused:
             self._paused = True
             self._flow.pause_reading()
 
@@ -251,15 +285,42 @@ class WebSocketConnection:
 
     # ------------------------------------------------------------------ receiving
 
+    def take(self) -> WSMessage | None:
+        """A queued TEXT/BINARY message, when ``receive()`` would return it at once.
+
+        None when ``receive()`` has more to do: nothing queued, a control message
+        first, closing or closed, or another task receiving.
+        """
+        # PERF: ws-echo: ``async for``/``receive*`` call this first; a message that is
+        # already there costs one plain call instead of two coroutines.
+        queue = self._queue
+        if not queue or self._waiting or self._closed or self._closing:
+            return None
+        msg = queue.popleft()
+        kind = msg[0]
+        if kind is not _TEXT and kind is not _BINARY:
+            queue.appendleft(msg)
+            return None
+        queued = self._queued = self._queued - len(msg[1])
+        if self._paused and queued <= self._read_limit:
+            self._paused = False
+            self._flow.resume_reading()
+        return msg
+
     async def receive(self, timeout: float | None = None) -> WSMessage:
         """The next message; handles pings, pongs and Close frames as configured."""
+        msg = self.take()
+        if msg is not None:
+            return msg
         timeout = timeout or self._receive_timeout
+        loop = self._loop
         # One deadline for the whole call: answered pings do not extend it.
-        deadline = self._loop.time() + timeout if timeout else None
+        deadline = loop.time() + timeout if timeout else None
+        queue = self._queue
         while True:
             if self._waiting:
                 raise RuntimeError("Concurrent call to receive() is not allowed")
-            if self._closed and not self._queue:
+            if self._closed and not queue:
                 self._closed_reads += 1
                 if self._closed_reads >= _CLOSED_READS:
                     raise RuntimeError("WebSocket connection is closed.")
@@ -267,12 +328,37 @@ class WebSocketConnection:
             if self._closing:
                 return WS_CLOSING_MESSAGE
             if deadline is not None:
-                timeout = deadline - self._loop.time()
+                timeout = deadline - loop.time()
                 if timeout <= 0:
                     raise asyncio.TimeoutError()
-            msg = await self._read(timeout)
+            # PERF: ws-echo: the wait for a message is inline (no _read coroutine).
+            while not queue:
+                if self._eof:
+                    if self._close_code is None:
+                        self._close_code = WSCloseCode.ABNORMAL_CLOSURE
+                    self._closed = True
+                    return WS_CLOSED_MESSAGE
+                if self._closed:
+                    return WS_CLOSING_MESSAGE
+                if self._pending is not None:
+                    self._flush()
+                waiter = self._waiter = loop.create_future()
+                handle = loop.call_later(timeout, _expire, waiter) if timeout else None
+                self._waiting = True
+                try:
+                    await waiter
+                finally:
+                    self._waiting = False
+                    self._waiter = None
+                    if handle is not None:
+                        handle.cancel()
+            msg = queue.popleft()
             kind = msg[0]
-            if kind in _DATA:
+            if kind is _TEXT or kind is _BINARY:
+                queued = self._queued = self._queued - len(msg[1])
+                if self._paused and queued <= self._read_limit:
+                    self._paused = False
+                    self._flow.resume_reading()
                 return msg
             if kind is _CLOSE:
                 self._closing = True
@@ -290,58 +376,83 @@ class WebSocketConnection:
                 self._closed = True
             return msg
 
-    async def _read(self, timeout: float | None) -> WSMessage:
-        queue = self._queue
-        while not queue:
-            if self._eof:
-                if self._close_code is None:
-                    self._close_code = WSCloseCode.ABNORMAL_CLOSURE
-                self._closed = True
-                return WS_CLOSED_MESSAGE
-            if self._closed:
-                return WS_CLOSING_MESSAGE
-            waiter = self._waiter = self._loop.create_future()
-            handle = self._loop.call_later(timeout, _expire, waiter) if timeout else None
-            self._waiting = True
-            try:
-                await waiter
-            finally:
-                self._waiting = False
-                self._waiter = None
-                if handle is not None:
-                    handle.cancel()
-        msg = queue.popleft()
-        if msg[0] in _DATA:
-            self._queued -= len(msg[1])
-            if self._paused and self._queued <= self._read_limit:
-                self._paused = False
-                self._flow.resume_reading()
-        return msg
-
     # ------------------------------------------------------------------ sending
 
-    def _transport(self) -> asyncio.Transport:
-        transport = self._flow.transport
+    def write_frame(self, data: bytes, opcode: int, compress: int | bool | None = None) -> bool:
+        """Write one whole message (or control frame) as a single frame, without waiting.
+
+        Returns True when more than ``writer_limit`` bytes are now unsent: the caller
+        must then ``await drain()`` before it sends more (``send_frame`` does both).
+        """
+        if self._close_sent:
+            raise ConnectionResetError("Cannot write to closing transport")
+        transport = self._transport
         if transport is None or transport.is_closing():
             raise ConnectionResetError("Cannot write to closing transport")
-        return transport
+        compressor = self._compressor
+        rsv = 0
+        if compressor is not None and opcode < 8 and (compress is None or compress):
+            data = compressor.compress(data)
+            rsv = 0x40  # RSV1: compressed
+        n = len(data)
+        if n < 126 and self._is_server:
+            try:
+                # PERF: ws-echo: a small server frame: a ready-made header plus the payload.
+                frame = SMALL_HEADS[opcode | rsv][n] + data
+            except KeyError:  # an opcode RFC 6455 reserves: sent as asked all the same
+                frame = encode_frame(opcode, data, rsv1=bool(rsv))
+        else:
+            frame = encode_frame(opcode, data, rsv1=bool(rsv), mask=not self._is_server)
+        if self._queue:
+            size = self._pending_size + len(frame)
+            if size <= _HOLD_LIMIT:
+                # PERF: ws-echo: more received messages wait for the handler, which will
+                # likely answer them too: hold this frame back and write the answers in
+                # one go (one send system call instead of one per message; the peer
+                # reads them at once too).  See the module docstring for when held
+                # frames go out.
+                pending = self._pending
+                if pending is None:
+                    pending = self._pending = []
+                    self._pending_base = transport.get_write_buffer_size()
+                    _hold(self._loop, self)
+                pending.append(frame)
+                self._pending_size = size
+                # (The transport's buffer cannot grow meanwhile: only this object writes.)
+                return size + self._pending_base > self._writer_limit
+        pending = self._pending
+        if pending is not None:
+            pending.append(frame)
+            frame = b"".join(pending)
+            self._pending = None
+            self._pending_size = 0
+        transport.write(frame)
+        # PERF: no await at all while the transport keeps up (the common case).
+        return transport.get_write_buffer_size() > self._writer_limit
+
+    def _flush(self) -> None:
+        """Write the frames held back (if any) and stop holding frames back."""
+        pending = self._pending
+        if pending is None:
+            return
+        self._pending = None
+        self._pending_size = 0
+        if pending:
+            transport = self._transport
+            if transport is not None and not transport.is_closing():
+                transport.write(b"".join(pending))
+
+    async def drain(self) -> None:
+        """Wait while the transport's write buffer is full."""
+        self._flush()
+        await self._flow.wait_writable()
 
     async def send_frame(
         self, data: bytes, opcode: int, compress: int | bool | None = None
     ) -> None:
         """Send one whole message (or control frame) as a single frame."""
-        if self._close_sent:
-            raise ConnectionResetError("Cannot write to closing transport")
-        transport = self._transport()
-        rsv1 = False
-        compressor = self._compressor
-        if compressor is not None and opcode < 8 and (compress is None or compress):
-            data = compressor.compress(data)
-            rsv1 = True
-        transport.write(encode_frame(opcode, data, rsv1=rsv1, mask=not self._is_server))
-        # PERF: no await at all while the transport keeps up (the common case).
-        if transport.get_write_buffer_size() > self._writer_limit:
-            await self._flow.wait_writable()
+        if self.write_frame(data, opcode, compress):
+            await self.drain()
 
     async def ping(self, message: bytes = b"") -> None:
         """Send a PING."""
@@ -354,6 +465,7 @@ class WebSocketConnection:
     # ------------------------------------------------------------------ closing
 
     def _send_close(self, code: int, message: bytes) -> None:
+        self._flush()
         if self._close_sent:
             return
         self._close_sent = True
@@ -435,6 +547,7 @@ class WebSocketConnection:
             self._flow.resume_reading()
 
     def _close_transport(self) -> None:
+        self._flush()
         self._cancel_heartbeat()
         transport = self._flow.transport
         if transport is not None and not transport.is_closing():
@@ -473,6 +586,7 @@ class WebSocketConnection:
         if transport is None or transport.is_closing() or self._close_sent:
             return
         self._ping_sent = now
+        self._flush()
         transport.write(encode_frame(OP_PING, b"", mask=not self._is_server))
         self._hb_handle = self._loop.call_later(heartbeat / 2.0, self._on_pong_deadline)
 
@@ -493,6 +607,32 @@ class WebSocketConnection:
         self._eof = True
         self._close_transport()
         self._wake()
+
+
+# Per event loop: the connections holding frames back (see write_frame), while a
+# _flush_held callback is due on that loop.
+_held: dict[asyncio.AbstractEventLoop, list[WebSocketConnection]] = {}
+
+
+def _hold(loop: asyncio.AbstractEventLoop, conn: WebSocketConnection) -> None:
+    """Have ``conn``'s held frames written on the loop's next turn at the latest."""
+    # PERF: ws-echo: one callback per loop turn for all the connections holding frames,
+    # not one each (a call_soon costs about a sixth of a message's echo).
+    conns = _held.get(loop)
+    if conns is None:
+        if _held:
+            # Another loop's callback is due, or was dropped when that loop closed.
+            for other in list(_held):
+                if other.is_closed():
+                    _held.pop(other, None)
+        conns = _held[loop] = []
+        loop.call_soon(_flush_held, loop)
+    conns.append(conn)
+
+
+def _flush_held(loop: asyncio.AbstractEventLoop) -> None:
+    for conn in _held.pop(loop, ()):
+        conn._flush()
 
 
 def _control_payload(message: bytes | str) -> bytes:

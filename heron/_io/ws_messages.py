@@ -18,6 +18,8 @@ from .websocket import WebSocketConnection
 __all__ = ("MessageMethods", "WSMessageTypeError")
 
 _END: Final = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED})
+_TEXT: Final = WSMsgType.TEXT
+_BINARY: Final = WSMsgType.BINARY
 
 
 class WSMessageTypeError(TypeError):
@@ -28,6 +30,9 @@ class MessageMethods:
     """``send_*``, ``ping``/``pong``, ``receive*`` and ``async for`` over a connection."""
 
     __slots__ = ()
+
+    #: The connection once there is one (the subclass sets it).
+    _conn: WebSocketConnection | None
 
     def _connection(self) -> WebSocketConnection:
         raise NotImplementedError
@@ -44,7 +49,11 @@ class MessageMethods:
         """Send a TEXT message."""
         if not isinstance(data, str):
             raise TypeError(f"data argument must be str ({type(data)!r})")
-        await self._connection().send_frame(data.encode("utf-8"), OP_TEXT, compress)
+        # PERF: ws-echo: the frame is written here, without a send_frame coroutine;
+        # the only await is for a full write buffer.
+        conn = self._conn or self._connection()
+        if conn.write_frame(data.encode(), OP_TEXT, compress):  # PERF: ws-echo: UTF-8 by default
+            await conn.drain()
 
     async def send_bytes(
         self, data: bytes | bytearray | memoryview, compress: int | None = None
@@ -52,7 +61,9 @@ class MessageMethods:
         """Send a BINARY message."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data argument must be byte-ish ({type(data)!r})")
-        await self._connection().send_frame(bytes(data), OP_BINARY, compress)
+        conn = self._conn or self._connection()
+        if conn.write_frame(bytes(data), OP_BINARY, compress):  # PERF: ws-echo: as send_str
+            await conn.drain()
 
     async def send_json(
         self,
@@ -82,12 +93,21 @@ class MessageMethods:
 
     async def receive(self, timeout: float | None = None) -> WSMessage:
         """The next message (TEXT, BINARY; CLOSE/CLOSING/CLOSED/ERROR at the end)."""
-        return await self._connection().receive(timeout)
+        # PERF: ws-echo: a message already queued is taken without awaiting the
+        # connection's receive() coroutine (same below).
+        conn = self._conn or self._connection()
+        msg = conn.take()
+        if msg is None:
+            msg = await conn.receive(timeout)
+        return msg
 
     async def receive_str(self, *, timeout: float | None = None) -> Any:
         """The next message, which must be TEXT."""
-        msg = await self._connection().receive(timeout)
-        if msg.type is not WSMsgType.TEXT:
+        conn = self._conn or self._connection()
+        msg = conn.take()
+        if msg is None:
+            msg = await conn.receive(timeout)
+        if msg[0] is not _TEXT:
             raise WSMessageTypeError(
                 f"Received message {msg.type}:{msg.data!r} is not WSMsgType.TEXT"
             )
@@ -95,8 +115,11 @@ class MessageMethods:
 
     async def receive_bytes(self, *, timeout: float | None = None) -> bytes:
         """The next message, which must be BINARY."""
-        msg = await self._connection().receive(timeout)
-        if msg.type is not WSMsgType.BINARY:
+        conn = self._conn or self._connection()
+        msg = conn.take()
+        if msg is None:
+            msg = await conn.receive(timeout)
+        if msg[0] is not _BINARY:
             raise WSMessageTypeError(
                 f"Received message {msg.type}:{msg.data!r} is not WSMsgType.BINARY"
             )
@@ -113,7 +136,10 @@ class MessageMethods:
         return self
 
     async def __anext__(self) -> WSMessage:
-        msg = await self._connection().receive()
-        if msg.type in _END:
-            raise StopAsyncIteration
+        conn = self._conn or self._connection()
+        msg = conn.take()
+        if msg is None:
+            msg = await conn.receive()
+            if msg[0] in _END:
+                raise StopAsyncIteration
         return msg

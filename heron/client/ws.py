@@ -139,6 +139,8 @@ def _parse_head(head: bytes) -> tuple[int, str, CIMultiDict[str]]:
 class ClientWebSocketResponse(MessageMethods):
     """The client side of one WebSocket (from ``session.ws_connect``)."""
 
+    _conn: WebSocketConnection
+
     def __init__(
         self,
         conn: WebSocketConnection,

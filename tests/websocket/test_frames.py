@@ -276,3 +276,67 @@ def test_frame_decoder_streams_data_frame_chunks() -> None:
         (True, False, b"ab", 6),
         (False, True, b"cdef", 6),
     ]
+
+
+# ---------------------------------------------------------------------- the multi-frame fast path
+
+
+# Without context takeover each compressed message stands alone: drawing one is repeatable.
+_STANDALONE = Compressor(15, no_context_takeover=True)
+_text = st.text(max_size=200).map(lambda s: s.encode())
+_frames = st.one_of(
+    st.builds(lambda p: client_frame(TEXT, p), _text),
+    st.builds(lambda p: client_frame(BINARY, p), st.binary(max_size=70000)),
+    st.builds(lambda n: client_frame(BINARY, b"x" * n), st.integers(0, 1100)),  # sizes
+    st.builds(lambda n: client_frame(TEXT, "é".encode() * n), st.integers(0, 600)),
+    st.builds(lambda p: client_frame(TEXT, p), st.binary(max_size=20)),  # maybe bad UTF-8
+    st.builds(lambda p: client_frame(TEXT, _STANDALONE.compress(p), rsv1=True), _text),
+    st.builds(lambda p: client_frame(BINARY, p, rsv1=True), st.binary(max_size=20)),  # bad
+    st.builds(lambda p: client_frame(PING, p), st.binary(max_size=125)),
+    st.builds(lambda p: client_frame(TEXT, p, fin=False), _text),
+    st.builds(lambda p: client_frame(0, p), _text),
+    st.builds(lambda p: encode_frame(BINARY, p), st.binary(max_size=10)),  # unmasked
+    st.builds(lambda p: client_frame(0x3, p), st.binary(max_size=10)),  # reserved opcode
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_frames, max_size=6), st.booleans(), st.booleans(), st.sampled_from([0, 100, 1000]))
+def test_whole_reads_decode_like_the_general_path(
+    frames: list[bytes], compress: bool, decode_text: bool, limit: int
+) -> None:
+    # Several frames in one read (the fast path) give what the same bytes fed one at a
+    # time (the general path) give: the same messages, or an error.  With two errors in
+    # one read the code may differ: the fast path fails at the first bad frame, the
+    # general path checks every frame's header before any message (either is right).
+    stream = b"".join(frames)
+
+    def decoder() -> MessageDecoder:
+        return MessageDecoder(
+            is_server=True, compress=compress, decode_text=decode_text, max_msg_size=limit
+        )
+
+    def run(pieces: list[bytes]) -> tuple[list[tuple[int, object]], int | None]:
+        dec = decoder()
+        out: list[tuple[int, object]] = []
+        try:
+            for piece in pieces:
+                msgs = dec.feed(piece)
+                if dec.only_data:
+                    assert all(m.type in (WSMsgType.TEXT, WSMsgType.BINARY) for m in msgs)
+                    assert dec.data_size == sum(len(m.data) for m in msgs)
+                out += [(int(m.type), m.data) for m in msgs]
+        except WebSocketError as exc:
+            return out, exc.code
+        return out, None
+
+    whole, whole_error = run([stream])
+    split, split_error = run([stream[i : i + 1] for i in range(len(stream))])
+    if whole_error is None:
+        assert split_error is None
+        assert whole == split
+    else:
+        assert split_error is not None
+        with pytest.raises(WebSocketError) as general:
+            decoder()._feed_frames(stream)
+        assert whole_error in (split_error, general.value.code)

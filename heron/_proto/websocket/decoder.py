@@ -11,9 +11,10 @@ to answer with (1002, 1007 or 1009); after one, the decoder refuses more input.
 from __future__ import annotations
 
 import codecs
+import zlib
 from typing import Final
 
-from .deflate import Decompressor
+from .deflate import Decompressor, bad_data
 from .frames import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, FrameDecoder
 from .mask import apply_mask
 from .models import WebSocketError, WSCloseCode, WSMessage, WSMsgType, is_valid_close_code
@@ -25,7 +26,16 @@ _TEXT: Final = WSMsgType.TEXT
 _BINARY: Final = WSMsgType.BINARY
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 _TRAILER: Final = b"\x00\x00\xff\xff"
-_DATA_OPCODES: Final = frozenset({OP_TEXT, OP_BINARY})
+# PERF: ws-echo: unmasking a small payload is one XOR of big integers.  ``y``, the
+# masking key and the n-byte payload read as one big-endian integer, has the key in its
+# top 32 bits: ``(y >> _BITS[n]) * _REPEAT[n]`` repeats the key over whole 4-byte
+# blocks and ``>> _ALIGN[n]`` drops the bytes past the payload's end, so XOR-ing that
+# with ``y`` clears the key and unmasks the payload (no key-stream bytes are built).
+_BITS: Final = tuple(8 * n for n in range(126))
+_REPEAT: Final = tuple(
+    int.from_bytes(b"\x00\x00\x00\x01" * ((n + 7) >> 2), "big") for n in range(126)
+)
+_ALIGN: Final = tuple(8 * (((n + 7) >> 2 << 2) - n - 4) for n in range(126))
 
 
 def _too_big(limit: int) -> WebSocketError:
@@ -50,10 +60,13 @@ class MessageDecoder:
         "_error",
         "_frames",
         "_inflater",
+        "_mask_bit",
         "_max_size",
         "_opcode",
         "_utf8",
         "_wire_size",
+        "data_size",
+        "only_data",
     )
 
     def __init__(
@@ -65,6 +78,12 @@ class MessageDecoder:
         decode_text: bool = True,
     ) -> None:
         self._frames = FrameDecoder(masked=is_server)
+        self._mask_bit = 0x80 if is_server else 0
+        #: After ``feed``: True when every message it returned is TEXT or BINARY, and
+        #: then ``data_size`` is the sum of their ``len(data)`` (the connection's
+        #: read-buffer accounting takes them in one step).
+        self.only_data = False
+        self.data_size = 0
         #: 0 means no limit.
         self._max_size = max_msg_size
         self._decode_text = decode_text
@@ -95,27 +114,84 @@ class MessageDecoder:
 
     def _feed(self, data: bytes) -> list[WSMessage]:
         frames = self._frames
-        if not self._opcode and not frames.pending and len(data) > 1:
-            # PERF: the common case, exactly one small unfragmented data frame per
-            # read, skips the frame objects and the general loop (~3x cheaper).
-            b0 = data[0]
-            b1 = data[1]
-            length = b1 & 0x7F
-            masked = b1 & 0x80
-            rsv = b0 & 0x70
-            if (
-                b0 & 0x80
-                and (b0 & 0x0F) in _DATA_OPCODES
-                and (not rsv or (rsv == 0x40 and self._inflater is not None))
-                and length < 126
-                and len(data) == length + (6 if masked else 2)
-                and bool(masked) is frames.masked
-                and (not self._max_size or length <= self._max_size)
-            ):
-                payload = apply_mask(data[2:6], data[6:]) if masked else data[2:]
-                if rsv:
-                    payload = self._inflate_whole(payload)
-                return [self._single(b0 & 0x0F, payload)]
+        if self._opcode or frames._buf or frames._remaining:
+            self.only_data = False
+            return self._feed_frames(data)
+        # PERF: ws-echo: whole unfragmented data frames (one, or several in one read:
+        # a client with messages in flight sends them back to back) are decoded by this
+        # loop straight from ``data``: no frame objects, one copy per payload, no call
+        # per frame.  The first frame it does not handle (control, fragmented, 64-bit
+        # length, partial, anything invalid) and all after it go to the general path.
+        out: list[WSMessage] = []
+        pos = 0
+        end = len(data)
+        size = 0
+        mask_bit = self._mask_bit
+        key_size = 4 if mask_bit else 0
+        inflate = self._inflater.inflate if self._inflater is not None else None
+        max_size = self._max_size
+        limit = max_size or end
+        decode_text = self._decode_text
+        while end - pos > 1:
+            b0 = data[pos]
+            if not (b0 == 0x81 or b0 == 0x82 or b0 == 0xC1 or b0 == 0xC2):
+                break
+            # The mask bit as it must be cleared: > 127 when it is wrong.
+            length = data[pos + 1] ^ mask_bit
+            if length < 126:
+                start = pos + 2 + key_size
+            elif length == 126 and end - pos > 3:
+                length = data[pos + 2] << 8 | data[pos + 3]
+                start = pos + 4 + key_size
+            else:
+                break
+            stop = start + length
+            if stop > end or length > limit:
+                break
+            if not mask_bit:
+                payload = data[start:stop]
+            elif length < 126:
+                # PERF: ws-echo: unmask as one big-integer XOR; see _REPEAT.
+                y = int.from_bytes(data[start - 4 : stop], "big")
+                payload = (y ^ ((y >> _BITS[length]) * _REPEAT[length] >> _ALIGN[length])).to_bytes(
+                    length, "big"
+                )
+            else:
+                payload = apply_mask(data[start - 4 : start], data[start:stop])
+            if b0 & 0x40:
+                if inflate is None:
+                    break  # RSV1 without the extension: the general path fails it.
+                # PERF: ws-echo: zlib called here, no method layers (as _inflate_whole).
+                try:
+                    payload = inflate(payload + _TRAILER, max_size + 1 if max_size else 0)
+                except zlib.error as exc:
+                    raise bad_data(exc) from None
+                if max_size and len(payload) > max_size:
+                    raise _too_big(max_size)
+            if b0 & 1:  # TEXT
+                try:
+                    text = payload.decode()  # PERF: ws-echo: UTF-8, without naming it
+                except UnicodeDecodeError:
+                    raise _bad_text() from None
+                if decode_text:
+                    size += len(text)
+                    out.append(_new(WSMessage, (_TEXT, text, "")))
+                else:
+                    size += len(payload)
+                    out.append(_new(WSMessage, (_TEXT, payload, "")))
+            else:
+                size += len(payload)
+                out.append(_new(WSMessage, (_BINARY, payload, "")))
+            pos = stop
+        if pos == end:
+            self.only_data = True
+            self.data_size = size
+            return out
+        self.only_data = False
+        out += self._feed_frames(data[pos:] if pos else data)
+        return out
+
+    def _feed_frames(self, data: bytes) -> list[WSMessage]:
         out: list[WSMessage] = []
         for chunk in self._frames.feed(data):
             opcode = chunk.opcode
