@@ -134,6 +134,7 @@ class HttpProtocol(asyncio.Protocol):
         "_task",
         "_timer",
         "_upgrade_buffer",
+        "_upgrade_flush",
         "_upgrade_shutdown",
         "_upgraded",
         "_write_paused",
@@ -181,6 +182,7 @@ class HttpProtocol(asyncio.Protocol):
         self._upgrade_buffer: bytearray | None = None
         self._upgraded: Callable[[bytes], None] | None = None
         self._upgrade_shutdown: Callable[[], None] | None = None
+        self._upgrade_flush: Callable[[], None] | None = None
         self._discard_waiter: asyncio.Future[bool] | None = None
         self._discard_budget = 0
         self._peer_eof = False
@@ -271,19 +273,24 @@ class HttpProtocol(asyncio.Protocol):
         self.flush()
 
     def upgrade(
-        self, on_data: Callable[[bytes], None], on_shutdown: Callable[[], None] | None = None
+        self,
+        on_data: Callable[[bytes], None],
+        on_shutdown: Callable[[], None] | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> bytes:
         """Hand the connection to another protocol after a 101 response.
 
         Returns the bytes that arrived after the upgrade request; from now on
         incoming bytes go to ``on_data`` (``b""`` when the connection is gone),
-        and ``on_shutdown`` is called when the server shuts down.
+        ``on_shutdown`` is called when the server shuts down, and ``on_close``
+        just before the server closes the transport (to write what it still holds).
         """
         self.flush()
         buffered = bytes(self._upgrade_buffer or b"")
         self._upgrade_buffer = None
         self._upgraded = on_data
         self._upgrade_shutdown = on_shutdown
+        self._upgrade_flush = on_close
         self._update_reading()
         return buffered
 
@@ -299,6 +306,10 @@ class HttpProtocol(asyncio.Protocol):
         self._closing = True
         if self.transport is not None:
             self.flush()
+            before_close = self._upgrade_flush
+            if before_close is not None:
+                self._upgrade_flush = None
+                before_close()
             self.transport.close()
 
     def begin_shutdown(self) -> None:

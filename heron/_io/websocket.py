@@ -341,7 +341,7 @@ class WebSocketConnection:
                 if self._closed:
                     return WS_CLOSING_MESSAGE
                 if self._pending is not None:
-                    self._flush()
+                    self.flush()
                 waiter = self._waiter = loop.create_future()
                 handle = loop.call_later(timeout, _expire, waiter) if timeout else None
                 self._waiting = True
@@ -430,7 +430,7 @@ class WebSocketConnection:
         # PERF: no await at all while the transport keeps up (the common case).
         return transport.get_write_buffer_size() > self._writer_limit
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         """Write the frames held back (if any) and stop holding frames back."""
         pending = self._pending
         if pending is None:
@@ -444,7 +444,7 @@ class WebSocketConnection:
 
     async def drain(self) -> None:
         """Wait while the transport's write buffer is full."""
-        self._flush()
+        self.flush()
         await self._flow.wait_writable()
 
     async def send_frame(
@@ -465,7 +465,7 @@ class WebSocketConnection:
     # ------------------------------------------------------------------ closing
 
     def _send_close(self, code: int, message: bytes) -> None:
-        self._flush()
+        self.flush()
         if self._close_sent:
             return
         self._close_sent = True
@@ -547,7 +547,7 @@ class WebSocketConnection:
             self._flow.resume_reading()
 
     def _close_transport(self) -> None:
-        self._flush()
+        self.flush()
         self._cancel_heartbeat()
         transport = self._flow.transport
         if transport is not None and not transport.is_closing():
@@ -586,7 +586,7 @@ class WebSocketConnection:
         if transport is None or transport.is_closing() or self._close_sent:
             return
         self._ping_sent = now
-        self._flush()
+        self.flush()
         transport.write(encode_frame(OP_PING, b"", mask=not self._is_server))
         self._hb_handle = self._loop.call_later(heartbeat / 2.0, self._on_pong_deadline)
 
@@ -632,7 +632,7 @@ def _hold(loop: asyncio.AbstractEventLoop, conn: WebSocketConnection) -> None:
 
 def _flush_held(loop: asyncio.AbstractEventLoop) -> None:
     for conn in _held.pop(loop, ()):
-        conn._flush()
+        conn.flush()
 
 
 def _control_payload(message: bytes | str) -> bytes:

@@ -158,7 +158,7 @@ class WebSocketResponse(MessageMethods, StreamResponse):
         if transport is not None:
             # A WebSocket's write buffer is bounded by writer_limit, not the HTTP default.
             transport.set_write_buffer_limits(high=self._writer_limit)
-        early = protocol.upgrade(conn.feed, conn.go_away)
+        early = protocol.upgrade(conn.feed, conn.go_away, conn.flush)
         if early:
             conn.feed(early)
         if transport is None or transport.is_closing():

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from heron import web as heron_web
+from heron._proto.websocket.frames import encode_frame
 from heron._web.websocket import WebSocketResponse, WSCloseCode, WSMsgType
 from heron.test_utils import TestServer
 
@@ -379,3 +380,22 @@ async def test_server_shutdown_sends_going_away(aiohttp_server: Any) -> None:
         msg = await ws.receive()
         assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, WSCloseCode.GOING_AWAY)
         await asyncio.wait_for(closing, 10)
+
+
+async def test_frames_sent_before_the_handler_fails_still_reach_the_client(
+    aiohttp_server: Any,
+) -> None:
+    # Three messages in one read: the answer to the first is held back (two more wait),
+    # then the handler fails.  The held answer must still be written before the close.
+    async def handler(request: heron_web.Request) -> WebSocketResponse:
+        ws = WebSocketResponse()
+        await ws.prepare(request)
+        msg = await ws.receive()
+        await ws.send_str(msg.data + "/answer")
+        raise RuntimeError("the handler fails with messages still queued")
+
+    server = await serve(aiohttp_server, handler)
+    raw = await RawWS.connect(server.port)
+    raw.send_raw(b"".join(encode_frame(0x1, m, mask=True) for m in (b"a", b"b", b"c")))
+    assert await raw.frame() == (0x1, b"a/answer")
+    assert await raw.eof()
