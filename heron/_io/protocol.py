@@ -266,7 +266,14 @@ class HttpProtocol(asyncio.Protocol):
     def _check_cork(self) -> None:
         # The next request's Task has not run yet: look again after it has.  Otherwise its
         # handler is suspended (or nothing is running): waiting longer gains nothing.
-        if self._corked and not self._handler_started and self._task is not None:
+        task = self._task
+        if (
+            self._corked
+            and not self._handler_started
+            and task is not None
+            and not task.done()
+            and self._state is not CLOSED
+        ):
             self._loop.call_soon(self._check_cork)
             return
         self._cork_check = False
@@ -423,6 +430,8 @@ class HttpProtocol(asyncio.Protocol):
     def connection_lost(self, exc: BaseException | None) -> None:
         self._state = CLOSED
         self._closing = True
+        self._corked.clear()  # nowhere to write them now
+        self._corked_size = 0
         self._registry.remove(self)
         if self._timer is not None:
             self._timer.cancel()
