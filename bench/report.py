@@ -276,23 +276,29 @@ def _one_line(error: str) -> str:
     return error if len(lines) < 2 else f"{lines[0]} ... {lines[-1]}"
 
 
+def _median_ratio(
+    summaries: dict[tuple[str, str], Summary], name: str, top: str, bottom: str, field: str
+) -> float | None:
+    """``field``'s median for ``top`` over the same for ``bottom`` on scenario ``name``."""
+    st, sb = summaries.get((name, top)), summaries.get((name, bottom))
+    if st is None or sb is None:
+        return None
+    vt, vb = getattr(st, field), getattr(sb, field)
+    return vt / vb if vt and vb else None
+
+
 def _rate_ratio(
     summaries: dict[tuple[str, str], Summary], name: str, a: str, b: str
 ) -> float | None:
-    sa, sb = summaries.get((name, a)), summaries.get((name, b))
-    if sa is None or sb is None or not sa.rps_median or not sb.rps_median:
-        return None
-    return sa.rps_median / sb.rps_median
+    """a's req/s (or msg/s) over b's."""
+    return _median_ratio(summaries, name, a, b, "rps_median")
 
 
 def _cpu_factor(
     summaries: dict[tuple[str, str], Summary], name: str, a: str, b: str
 ) -> float | None:
     """b's CPU per operation over a's (higher is better for a)."""
-    sa, sb = summaries.get((name, a)), summaries.get((name, b))
-    if sa is None or sb is None or not sa.cpu_us_median or not sb.cpu_us_median:
-        return None
-    return sb.cpu_us_median / sa.cpu_us_median
+    return _median_ratio(summaries, name, b, a, "cpu_us_median")
 
 
 def _p99_verdicts(
