@@ -8,7 +8,7 @@ import json as jsonlib
 import ssl
 import sys
 import warnings
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final
 
@@ -19,6 +19,7 @@ from .. import hdrs
 from .._version import __version__
 from .auth import BasicAuth
 from .connector import BaseConnector, Connection, TCPConnector
+from .context import AwaitableContext
 from .cookiejar import CookieJar, LooseCookies
 from .decoding import ACCEPT_ENCODING
 from .exceptions import (
@@ -62,32 +63,10 @@ class _Unset:
 _UNSET: Final = _Unset()
 
 
-class RequestContextManager:
+class RequestContextManager(AwaitableContext[ClientResponse]):
     """Awaitable for the response, or ``async with`` it to release the response at exit."""
 
-    __slots__ = ("_coro", "_resp")
-
-    def __init__(self, coro: Coroutine[Any, Any, ClientResponse]) -> None:
-        self._coro = coro
-        self._resp: ClientResponse | None = None
-
-    def __await__(self) -> Generator[Any, None, ClientResponse]:
-        return self._coro.__await__()
-
-    async def __aenter__(self) -> ClientResponse:
-        self._resp = await self._coro
-        return self._resp
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        resp = self._resp
-        if resp is not None:
-            resp.release()
-            await resp.wait_for_close()
+    __slots__ = ()
 
 
 def _remaining(deadline: float | None, loop: asyncio.AbstractEventLoop) -> float | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl as ssl_mod
-from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -23,6 +23,7 @@ from .._io.ws_messages import MessageMethods, WSMessageTypeError
 from .._proto.websocket.deflate import DeflateParams, client_offer, parse_response
 from .._proto.websocket.handshake import HandshakeError, check_response, make_key
 from .._proto.websocket.models import WSCloseCode
+from .context import AwaitableContext
 from .exceptions import (
     ClientConnectorError,
     ClientResponseError,
@@ -213,30 +214,10 @@ class ClientWebSocketResponse(MessageMethods):
         await self.close()
 
 
-class WSConnectContextManager:
-    """What ``ws_connect`` returns: await it, or use it with ``async with``."""
+class WSConnectContextManager(AwaitableContext[ClientWebSocketResponse]):
+    """What ``ws_connect`` returns: await it, or ``async with`` it to close at exit."""
 
-    __slots__ = ("_coro", "_ws")
-
-    def __init__(self, coro: Coroutine[Any, Any, ClientWebSocketResponse]) -> None:
-        self._coro = coro
-        self._ws: ClientWebSocketResponse | None = None
-
-    def __await__(self) -> Generator[Any, None, ClientWebSocketResponse]:
-        return self._coro.__await__()
-
-    async def __aenter__(self) -> ClientWebSocketResponse:
-        self._ws = await self._coro
-        return self._ws
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._ws is not None:
-            await self._ws.close()
+    __slots__ = ()
 
 
 def _ssl_context(ssl: Any, secure: bool) -> ssl_mod.SSLContext | None:

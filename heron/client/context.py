@@ -1,0 +1,53 @@
+"""The object ``session.get(...)`` and ``session.ws_connect(...)`` return.
+
+Await it for the response (or WebSocket), or use it with ``async with``: the
+response's own ``__aexit__`` then runs at the end of the block (releasing a
+response, closing a WebSocket).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine, Generator
+from types import TracebackType
+from typing import Any, Generic, Protocol, TypeVar
+
+__all__ = ("AwaitableContext",)
+
+
+class _AsyncExit(Protocol):
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+T = TypeVar("T", bound=_AsyncExit)
+
+
+class AwaitableContext(Generic[T]):
+    """Awaitable for the result of ``coro``; as an async context manager, it exits the
+    result's own context at the end of the block."""
+
+    __slots__ = ("_coro", "_result")
+
+    def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
+        self._coro = coro
+        self._result: T | None = None
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._coro.__await__()
+
+    async def __aenter__(self) -> T:
+        self._result = await self._coro
+        return self._result
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._result is not None:
+            await self._result.__aexit__(exc_type, exc, tb)
