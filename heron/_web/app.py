@@ -16,8 +16,6 @@ from collections.abc import (
     Callable,
     Generator,
     Iterable,
-    Iterator,
-    MutableMapping,
 )
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
@@ -32,6 +30,7 @@ from .resources import AbstractResource, PrefixedSubAppResource
 from .response import StreamResponse
 from .routes import raise_match_error
 from .signals import CleanupContext, FrozenList, Signal
+from .state import StateMapping
 from .urldispatcher import UrlDispatcher
 
 if TYPE_CHECKING:
@@ -87,7 +86,7 @@ class ResponseKey(_Key[T]):
     """A typed key for ``response[key]``."""
 
 
-class Application(MutableMapping[Any, Any]):
+class Application(StateMapping[Any]):
     """A web application: ``app.router``, ``app.middlewares``, signals and state."""
 
     def __init__(
@@ -140,15 +139,6 @@ class Application(MutableMapping[Any, Any]):
 
     # ------------------------------------------------------------------ state mapping
 
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    def __hash__(self) -> int:
-        return id(self)
-
-    def __bool__(self) -> bool:
-        return True
-
     @overload
     def __getitem__(self, key: AppKey[T]) -> T: ...
 
@@ -180,12 +170,6 @@ class Application(MutableMapping[Any, Any]):
     def __delitem__(self, key: Any) -> None:
         self._check_frozen()
         del self._state[key]
-
-    def __len__(self) -> int:
-        return len(self._state)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._state)
 
     def __repr__(self) -> str:
         return f"<Application 0x{id(self):x}>"

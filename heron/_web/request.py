@@ -60,7 +60,7 @@ def _decode(value: bytes) -> str:
     return value.decode("utf-8", "surrogateescape")
 
 
-class BaseRequest(StateMapping):
+class BaseRequest(StateMapping[str]):
     """An incoming HTTP request; also a dict for per-request state."""
 
     POST_METHODS = frozenset(

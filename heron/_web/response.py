@@ -84,7 +84,7 @@ def _parse_content_type(raw: str) -> tuple[str, dict[str, str]]:
     return mime.strip().lower(), params
 
 
-class StreamResponse(StateMapping):
+class StreamResponse(StateMapping[str]):
     """A response whose body is written piece by piece after ``prepare``."""
 
     _length_check = True

@@ -1,37 +1,39 @@
-"""StateMapping: the ``obj["key"]`` state that requests and responses carry.
+"""StateMapping: the ``obj["key"]`` state that applications, requests and responses carry.
 
-Both are mutable mappings over a private dict, yet compare and hash by identity
+All are mutable mappings over a private dict, yet compare and hash by identity
 and are always truthy (an empty state must not make a response falsy).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ("StateMapping",)
 
+K = TypeVar("K")
 
-class StateMapping(MutableMapping[str, Any]):
+
+class StateMapping(MutableMapping[K, Any]):
     """A mapping over ``self._state``; equality and hashing are by identity."""
 
     __slots__ = ()
 
-    _state: dict[str, Any]
+    _state: dict[K, Any]
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: K) -> Any:
         return self._state[key]
 
-    def __setitem__(self, key: str, value: Any) -> None:
+    def __setitem__(self, key: K, value: Any) -> None:
         self._state[key] = value
 
-    def __delitem__(self, key: str) -> None:
+    def __delitem__(self, key: K) -> None:
         del self._state[key]
 
     def __len__(self) -> int:
         return len(self._state)
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[K]:
         return iter(self._state)
 
     def __eq__(self, other: object) -> bool:
