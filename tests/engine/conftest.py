@@ -16,28 +16,42 @@ import pytest
 from heron import web
 
 Serve = Callable[..., Awaitable[int]]
+Started = Callable[..., Awaitable[tuple[int, web.Server]]]
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
-    """``port = await serve(app_or_handler, **server_kwargs)``; stopped at teardown."""
+async def started() -> AsyncIterator[Started]:
+    """``port, server = await started(app_or_handler, **server_kwargs)``; cleaned up at
+    teardown."""
     runners: list[web.BaseRunner] = []
 
-    async def start(target: Any, **kwargs: Any) -> int:
+    async def start(target: Any, **kwargs: Any) -> tuple[int, web.Server]:
         runner: web.BaseRunner
         if isinstance(target, web.Application):
             runner = web.AppRunner(target, access_log=None, **kwargs)
         else:
             runner = web.ServerRunner(web.Server(target, access_log=None, **kwargs))
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
         await site.start()
         runners.append(runner)
-        return site.port
+        assert runner.server is not None
+        return site.port, runner.server
 
     yield start
     for runner in runners:
-        await runner.cleanup()
+        await asyncio.wait_for(runner.cleanup(), 30)
+
+
+@pytest.fixture
+async def serve(started: Started) -> Serve:
+    """``port = await serve(app_or_handler, **server_kwargs)``; stopped at teardown."""
+
+    async def start(target: Any, **kwargs: Any) -> int:
+        port, _ = await started(target, **kwargs)
+        return port
+
+    return start
 
 
 class RawClient:

@@ -1,5 +1,5 @@
 """Web-layer tests reuse the engine's real-socket fixtures (server and h11 raw client)."""
 
-from ..engine.conftest import raw, serve
+from ..engine.conftest import raw, serve, started
 
-__all__ = ("raw", "serve")
+__all__ = ("raw", "serve", "started")
