@@ -248,9 +248,8 @@ class HttpProtocol(asyncio.Protocol):
             return
         if self._corked:
             self._corked.append(data)
-            data = b"".join(self._corked)
-            self._corked.clear()
-            self._corked_size = 0
+            self.flush()
+            return
         transport.write(data)
 
     def flush(self) -> None:
