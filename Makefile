@@ -83,3 +83,9 @@ fuzz: $(STAMP)
 SOAK_DURATION ?= 600
 soak: $(STAMP)
 	$(PY) scripts/soak.py --duration $(SOAK_DURATION)
+
+## aiohttp's own server tests run against heron (~12 minutes; downloads the installed aiohttp's
+## sdist into .cache/peer once). Fails on a regression against tests/peer/baseline.txt.
+.PHONY: peer
+peer: $(STAMP)
+	$(PY) tests/peer/aiohttp_suite.py
