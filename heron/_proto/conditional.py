@@ -59,7 +59,8 @@ _LONG_DAY: Final = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday
 _MONTH: Final = r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _TIME: Final = r"([0-9]{2}):([0-9]{2}):([0-9]{2})"
 # RFC 9110 §5.6.7: IMF-fixdate, then the two obsolete forms recipients must accept.
-_IMF_RE: Final = re.compile(rf"{_DAY}, ([0-9]{{2}}) {_MONTH} ([0-9]{{4}}) {_TIME} GMT")
+# A one-digit day ("Mon, 1 Jan 1990", RFC 5322's form) is accepted too, as aiohttp does.
+_IMF_RE: Final = re.compile(rf"{_DAY}, ([0-9]{{1,2}}) {_MONTH} ([0-9]{{4}}) {_TIME} GMT")
 _RFC850_RE: Final = re.compile(rf"{_LONG_DAY}, ([0-9]{{2}})-{_MONTH}-([0-9]{{2}}) {_TIME} GMT")
 _ASCTIME_RE: Final = re.compile(rf"{_DAY} {_MONTH} ([0-9 ][0-9]) {_TIME} ([0-9]{{4}})")
 
@@ -71,11 +72,13 @@ _CODING_RE: Final = re.compile(
 )
 
 
-def parse_entity_tags(raw: str) -> tuple[EntityTag, ...] | None:
+def parse_entity_tags(raw: str, *, leading: bool = False) -> tuple[EntityTag, ...] | None:
     """Parse ``If-Match``/``If-None-Match``: ``*`` or a list of entity-tags.
 
     Returns ``(ANY_TAG,)`` for ``*``, the tags in order otherwise, and None when the value
     is not a valid list (a malformed tag is never guessed at: commas may sit inside tags).
+    With ``leading``, a malformed element ends the list instead: the well-formed tags
+    before it are returned (None if there are none), as aiohttp reads ``If-None-Match``.
     """
     text = raw.strip(" \t")
     if text == "*":
@@ -89,6 +92,8 @@ def parse_entity_tags(raw: str) -> tuple[EntityTag, ...] | None:
             continue
         match = _TAG_RE.match(text, pos)
         if match is None:
+            if leading:
+                break
             return None
         tags.append(EntityTag(match.group(2), match.group(1) is not None))
         pos = match.end()
@@ -123,7 +128,8 @@ def parse_http_date(raw: str) -> int | None:
     day_n, hour, minute, second = int(day), int(hh), int(mm), int(ss)
     month = _MONTHS[mon]
     if not (
-        1 <= day_n <= calendar.monthrange(year_n, month)[1]
+        year_n >= 1  # year 0 does not exist (and the calendar functions raise on it)
+        and 1 <= day_n <= calendar.monthrange(year_n, month)[1]
         and hour < 24
         and minute < 60
         and second < 61  # a leap second is allowed by the grammar
@@ -136,8 +142,10 @@ class Preconditions(NamedTuple):
     """The conditional header fields of a request, parsed once.
 
     A field that is absent is None. A malformed ``If-Match`` is kept as an empty tuple (it
-    can match nothing, so the request fails with 412); a malformed ``If-None-Match`` or date
-    is ignored, as RFC 9110 §13.1.3 and §13.1.4 require for dates.
+    can match nothing, so the request fails with 412); ``If-None-Match`` keeps the tags
+    before a malformed element (a match among them can only mean 304) and is ignored when
+    it starts malformed; a malformed date is ignored, as RFC 9110 §13.1.3 and §13.1.4
+    require.
     """
 
     if_match: tuple[EntityTag, ...] | None = None
@@ -159,7 +167,7 @@ class Preconditions(NamedTuple):
             match_tags = parse_entity_tags(if_match) or ()
         return cls(
             match_tags,
-            parse_entity_tags(if_none_match) if if_none_match is not None else None,
+            parse_entity_tags(if_none_match, leading=True) if if_none_match is not None else None,
             parse_http_date(if_modified_since) if if_modified_since else None,
             parse_http_date(if_unmodified_since) if if_unmodified_since else None,
         )

@@ -74,6 +74,21 @@ async def test_if_none_match_gives_304_with_validators(port: int) -> None:
     assert reply.status == 200 and reply.body == b"hello, world\n"
 
 
+async def test_if_none_match_keeps_the_tags_before_a_malformed_element(port: int) -> None:
+    # As aiohttp reads If-None-Match: a malformed element ends the list, the well-formed
+    # tags before it still count (a match can only mean 304); a list that starts
+    # malformed is ignored.
+    etag, _ = await _validators(port)
+    for value in (f'{etag},W/"weak",invalid-tag', f'"other", {etag}, "unterminated'):
+        reply = await fetch(port, "/static/hello.txt", [("If-None-Match", value)])
+        assert reply.status == 304, value
+        assert reply.header("etag") == etag
+    for value in (f'"other", invalid-tag, {etag}', f"invalid-tag, {etag}"):
+        reply = await fetch(port, "/static/hello.txt", [("If-None-Match", value)])
+        assert reply.status == 200, value
+        assert reply.body == b"hello, world\n"
+
+
 async def test_if_none_match_on_other_methods_is_412(port: int) -> None:
     # §13.1.2: "... or 412 (Precondition Failed) status code for all other request methods".
     etag, _ = await _validators(port)
@@ -102,6 +117,28 @@ async def test_if_modified_since_accepts_the_obsolete_date_forms(port: int) -> N
     ):
         reply = await fetch(port, "/static/hello.txt", [("If-Modified-Since", value)])
         assert reply.status == 304, value
+
+
+async def test_dates_with_a_one_digit_day_are_read(port: int) -> None:
+    # RFC 5322's form with one digit for the day (aiohttp reads it too).
+    reply = await fetch(port, "/file", [("If-Unmodified-Since", "Mon, 1 Jan 1990 01:01:01 GMT")])
+    assert reply.status == 412
+    reply = await fetch(port, "/file", [("If-Modified-Since", "Tue, 1 Jan 2030 00:00:00 GMT")])
+    assert reply.status == 304
+
+
+async def test_year_zero_is_an_invalid_date_not_a_server_error(port: int) -> None:
+    # There is no year 0: the date is invalid, so the field is ignored (§13.1.3, §13.1.4).
+    etag, _ = await _validators(port)
+    year_zero = "Fri, 31 Dec 0000 23:59:59 GMT"
+    for name in ("If-Unmodified-Since", "If-Modified-Since"):
+        for method in ("GET", "HEAD"):
+            reply = await fetch(port, "/file", [(name, year_zero)], method=method)
+            assert reply.status == 200, (name, method)
+    reply = await fetch(port, "/file", [("If-Match", etag), ("If-Unmodified-Since", year_zero)])
+    assert reply.status == 200
+    reply = await fetch(port, "/file", [("If-Range", year_zero), ("Range", "bytes=0-1")])
+    assert reply.status == 200 and reply.body == b"hello, world\n"
 
 
 async def test_if_modified_since_is_ignored_when_invalid_or_with_if_none_match(port: int) -> None:
