@@ -3,7 +3,8 @@
 Every file response carries a strong ``ETag`` and ``Last-Modified`` and honours the
 conditional request fields (RFC 9110 §13), byte ranges, one or several (§14; several are
 sent as ``multipart/byteranges``), and precompressed siblings (``file.zst``, ``file.br``,
-``file.gz``) chosen by ``Accept-Encoding``.
+``file.gz``) chosen by ``Accept-Encoding``; as in aiohttp, a sibling is served even
+when the file itself does not exist.
 
 All file-system work for a response (stat, choosing a sibling, opening, reading a small
 file) happens in one job on the loop's default executor, which produces a :class:`_Plan`;
@@ -97,6 +98,10 @@ for _type, _suffix in (
 
 _O_FLAGS: Final = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
 _O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
+# os.access checks the effective ids (those open() uses) where the platform can.
+_ACCESS_KW: Final[dict[str, bool]] = (
+    {"effective_ids": True} if os.access in os.supports_effective_ids else {}
+)
 # Hold the executor futures that close files until they are done.
 _CLOSING: set[asyncio.Future[None]] = set()
 
@@ -216,30 +221,58 @@ def plan_file(
         except PermissionError:
             return _Plan(403)
         except (OSError, ValueError):  # missing, not a directory, a loop, a NUL, too long
-            return _Plan(404)
+            # As aiohttp: a precompressed sibling is served without its original.
+            found = _sibling(path, None, ask.codings, root, follow_symlinks)
+            if found is None:
+                return _Plan(404)
+            return _plan_found(path, ask, root, follow_symlinks, *found)
     if not stat_mod.S_ISREG(st.st_mode):
         return _Plan(403)
-    if ask.content_type is None:
-        ask.content_type = guess_content_type(path)
-    serve, encoding = path, None
     if ask.codings:
         found = _sibling(path, st, ask.codings, root, follow_symlinks)
         if found is not None:
-            serve, st, encoding = found
+            return _plan_found(path, ask, root, follow_symlinks, *found)
+    return _plan_found(path, ask, root, follow_symlinks, path, st, None)
+
+
+def _plan_found(
+    path: str,
+    ask: _Ask,
+    root: str | None,
+    follow_symlinks: bool,
+    serve: str,
+    st: os.stat_result,
+    encoding: str | None,
+) -> _Plan:
+    """Evaluate the request against ``serve`` (``path`` or a sibling), then open it."""
+    if ask.content_type is None:
+        ask.content_type = guess_content_type(path)
     plan = _evaluate(st, encoding, ask)
     if not plan.pieces or plan.length == 0 or ask.method == "HEAD":
-        return plan  # no body to send: the file need not be opened
+        # No body to send: the file need not be opened, but a file the server may not
+        # read is still a 403 (as when it is opened), not a 200 that describes it.
+        if plan.pieces and not os.access(serve, os.R_OK, **_ACCESS_KW):
+            return _Plan(403)
+        return plan
     return _open(serve, st, encoding, ask, plan, root is not None and not follow_symlinks)
 
 
 def _sibling(
     path: str,
-    st: os.stat_result,
+    st: os.stat_result | None,
     codings: dict[str, float],
     root: str | None,
     follow_symlinks: bool,
 ) -> tuple[str, os.stat_result, str] | None:
-    identity = coding_weight(codings, "identity")
+    """The precompressed sibling of ``path`` to serve, or None.
+
+    ``st`` is the stat of ``path`` itself, None when it does not exist: then any sibling
+    the client accepts will do; otherwise the sibling must be at least as new as the file
+    and weigh at least as much as identity.
+    """
+    if not codings:
+        return None
+    identity = coding_weight(codings, "identity") if st is not None else 0.0
     ranked = sorted(
         (
             (coding_weight(codings, coding), -i, coding, suffix)
@@ -264,7 +297,7 @@ def _sibling(
             cst = os.stat(candidate)
         except (OSError, ValueError):
             continue
-        if stat_mod.S_ISREG(cst.st_mode) and cst.st_mtime_ns >= st.st_mtime_ns:
+        if stat_mod.S_ISREG(cst.st_mode) and (st is None or cst.st_mtime_ns >= st.st_mtime_ns):
             return candidate, cst, coding
     return None
 

@@ -27,7 +27,6 @@ import os
 import posixpath
 import re
 import stat as stat_mod
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -229,16 +228,22 @@ class StaticResource(PrefixResource):
 
     def _lookup(self, parts: tuple[str, ...], ask: _Ask) -> tuple[str, Any]:
         """Worker thread: find what ``parts`` names and plan the answer."""
+        st: os.stat_result | None
         try:
             plain = resolve_plain(self._root, parts)
         except PermissionError:
             return "forbidden", None
+        except FileNotFoundError:
+            if not ask.codings or not parts:
+                return "missing", None
+            plain = None  # maybe a precompressed sibling exists without the file
         except (OSError, ValueError):
             return "missing", None
         if plain is not None:
             real, st = plain
         else:
-            # A symbolic link below the root (or the root itself): resolve and confine.
+            # A symbolic link below the root (or the root itself, or a missing name):
+            # resolve and confine.
             confined = confine(os.path.join(self._root, *parts), self._root, self._follow_symlinks)
             if confined is None:
                 return "missing", None
@@ -247,9 +252,13 @@ class StaticResource(PrefixResource):
                 st = os.stat(real)
             except PermissionError:
                 return "forbidden", None
+            except FileNotFoundError:
+                if not ask.codings or not parts:
+                    return "missing", None
+                st = None  # plan_file looks for a sibling the client accepts
             except (OSError, ValueError):
                 return "missing", None
-        if stat_mod.S_ISDIR(st.st_mode):
+        if st is not None and stat_mod.S_ISDIR(st.st_mode):
             if not self._show_index:
                 return "forbidden", None
             try:
@@ -288,13 +297,14 @@ class StaticResource(PrefixResource):
                     continue
                 entries.append((name, is_dir))
         entries.sort()
-        rel = "/".join(parts)
-        title = f"Index of /{html.escape(rel)}"
+        # aiohttp's page, byte for byte (the root is "Index of /.", directory links have no
+        # trailing slash), except that the link is HTML-escaped too.
         base = "/".join(parts)
+        title = f"Index of /{html.escape(base or '.')}"
         items = []
         for name, is_dir in entries:
-            path = f"{base}/{name}" if base else name
-            href = f"{self._prefix}/{urllib.parse.quote(path)}" + ("/" if is_dir else "")
+            path = f"/{base}/{name}" if base else f"/{name}"
+            href = self._prefix + URL.build(path=path, encoded=False).raw_path
             label = name + "/" if is_dir else name
             items.append(f'<li><a href="{html.escape(href)}">{html.escape(label)}</a></li>')
         if hidden:

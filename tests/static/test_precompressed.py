@@ -160,3 +160,56 @@ async def test_compressed_file_requested_directly_is_not_content_encoded(
     reply = await fetch(port, "/static/app.js.gz", [("Accept-Encoding", "gzip")])
     assert reply.header("content-encoding") is None
     assert reply.header("content-type") == "application/gzip"
+
+
+async def test_sibling_is_served_without_its_original(serve: Serve, tree: Path) -> None:
+    # As aiohttp: a site may ship only app.js.gz; the client that accepts gzip gets it,
+    # with the original's type; a client that does not gets 404.
+    public = tree / "public"
+    (public / "only.js.gz").write_bytes(gzip.compress(TEXT))
+    (public / "deep").mkdir()
+    (public / "deep" / "only.css.br").write_bytes(b"BROTLI CSS")
+    app = web.Application()
+    app.router.add_static("/static", public)
+
+    async def direct(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(public / "only.js")
+
+    app.router.add_get("/direct", direct)
+    port = await serve(app)
+    for target in ("/static/only.js", "/direct"):
+        reply = await fetch(port, target, [("Accept-Encoding", "gzip, br")])
+        assert reply.status == 200, target
+        assert reply.header("content-encoding") == "gzip"
+        assert reply.header("content-type") in (
+            "application/javascript; charset=utf-8",
+            "text/javascript; charset=utf-8",
+        )
+        assert gzip.decompress(reply.body) == TEXT
+        for accept in ("br", "identity", ""):
+            reply = await fetch(port, target, [("Accept-Encoding", accept)])
+            assert reply.status == 404, (target, accept)
+    reply = await fetch(port, "/static/deep/only.css", [("Accept-Encoding", "br")])
+    assert reply.status == 200
+    assert reply.header("content-encoding") == "br"
+    assert reply.header("content-type") == "text/css; charset=utf-8"
+    assert reply.body == b"BROTLI CSS"
+    reply = await fetch(port, "/static/deep/only.css", [("Accept-Encoding", "br")], method="HEAD")
+    assert reply.status == 200 and reply.header("content-length") == "10"
+    assert (await fetch(port, "/static/nodir/only.css", [("Accept-Encoding", "br")])).status == 404
+
+
+async def test_sibling_without_original_still_obeys_the_root(serve: Serve, tree: Path) -> None:
+    # A lone sibling that is a symlink out of the root, or one reached through a
+    # symlinked directory out of the root, is not served.
+    public = tree / "public"
+    (public / "leak.txt.gz").symlink_to(tree / "secret.txt")
+    outside = tree / "outside"
+    outside.mkdir()
+    (outside / "x.txt.gz").write_bytes(b"OUTSIDE")
+    (public / "linked").symlink_to(outside)
+    port = await _serve(serve, public)
+    for target in ("/static/leak.txt", "/static/linked/x.txt", "/static/../outside/x.txt"):
+        reply = await fetch(port, target, [("Accept-Encoding", "gzip")])
+        assert reply.status == 404, target
+        assert b"SECRET" not in reply.body and b"OUTSIDE" not in reply.body

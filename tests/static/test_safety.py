@@ -7,7 +7,12 @@ outside the root. The aiohttp advisories these guard against are named where the
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import shutil
+import tempfile
+import traceback
 from pathlib import Path
 
 import pytest
@@ -139,14 +144,100 @@ async def test_fifo_is_403_and_does_not_hang(serve: Serve, tree: Path) -> None:
     assert (await fetch(port, "/static/pipe")).status == 403
 
 
-async def test_unreadable_file_is_403(serve: Serve, tree: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads everything")
-    locked = tree / "public" / "locked.txt"
-    locked.write_text("x")
-    locked.chmod(0)
-    port = await serve(_app(tree / "public"))
-    assert (await fetch(port, "/static/locked.txt")).status == 403
+_UNREADABLE_TARGETS = [
+    ("GET", "/static/locked.txt"),
+    ("HEAD", "/static/locked.txt"),
+    ("GET", "/static/empty.txt"),
+    ("GET", "/direct"),
+    ("HEAD", "/direct"),
+    ("GET", "/static/closed"),
+    ("GET", "/static/closed/"),
+    ("GET", "/static/closed/inner.txt"),
+]
+
+
+async def _ask_unreadable(root: Path) -> dict[str, tuple[int, bool]]:
+    app = web.Application()
+    app.router.add_static("/static", root, show_index=True)
+
+    async def direct(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(root / "locked.txt")
+
+    app.router.add_get("/direct", direct)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    answers = {}
+    try:
+        for method, target in _UNREADABLE_TARGETS:
+            reader, writer = await asyncio.open_connection("127.0.0.1", site.port)
+            writer.write(
+                f"{method} {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode()
+            )
+            raw = await reader.read()
+            writer.close()
+            answers[f"{method} {target}"] = (int(raw.split(b" ", 2)[1]), b"secret" in raw)
+    finally:
+        await runner.cleanup()
+    return answers
+
+
+def _as_nobody(root: Path) -> dict[str, tuple[int, bool]]:
+    """Root reads everything: answer the requests in a forked child that is nobody."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()  # from a thread without an event loop; the child only runs asyncio
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            result = asyncio.run(_ask_unreadable(root))
+            os.write(write_end, json.dumps(result).encode())
+            code = 0
+        except BaseException:
+            os.write(write_end, traceback.format_exc().encode())
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    chunks = []
+    while chunk := os.read(read_end, 65536):
+        chunks.append(chunk)
+    os.close(read_end)
+    _, status = os.waitpid(pid, 0)
+    output = b"".join(chunks).decode()
+    assert status == 0, output
+    return {key: (value[0], value[1]) for key, value in json.loads(output).items()}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+async def test_unreadable_files_and_directories_are_403() -> None:
+    # As aiohttp: what the server may not read is a 403, whether the file is sent, only
+    # described (HEAD, an empty file) or listed.
+    top = Path(tempfile.mkdtemp())  # not under pytest's private tmp_path: nobody reads it
+    top.chmod(0o755)
+    root = top / "root"
+    root.mkdir()
+    (root / "locked.txt").write_text("secret")
+    (root / "empty.txt").write_text("")
+    (root / "closed").mkdir()
+    (root / "closed" / "inner.txt").write_text("secret")
+    for path in (root / "locked.txt", root / "empty.txt", root / "closed"):
+        path.chmod(0)
+    try:
+        if os.geteuid() == 0:
+            answers = await asyncio.to_thread(_as_nobody, root)
+        else:
+            answers = await _ask_unreadable(root)
+    finally:
+        (root / "closed").chmod(0o700)
+        shutil.rmtree(top)
+    for method, target in _UNREADABLE_TARGETS:
+        status, leaked = answers[f"{method} {target}"]
+        assert status == 403, (method, target)
+        assert not leaked
 
 
 async def test_missing_file_is_404(serve: Serve, tree: Path) -> None:
@@ -189,9 +280,31 @@ async def test_index_page_escapes_sorts_and_hides(serve: Serve, tree: Path) -> N
     assert "<title>Index of /&lt;script&gt;alert(1)&lt;</title>" in page
     assert "script&gt;.txt</a>" in page
     # The link is percent-encoded and leads to the file.
-    assert 'href="/static/%3Cscript%3Ealert%281%29%3C/script%3E.txt"' in page
+    assert 'href="/static/%3Cscript%3Ealert(1)%3C/script%3E.txt"' in page
     reply = await fetch(port, "/static/%3Cscript%3Ealert%281%29%3C/script%3E.txt")
     assert reply.status == 200 and reply.body == b"x"
+
+
+async def test_index_page_is_aiohttps_format(serve: Serve, tree: Path) -> None:
+    # aiohttp's page byte for byte: the root is "/.", links are percent-encoded as yarl
+    # does (sub-delimiters kept), directories are labelled with a slash, linked without.
+    public = tree / "public"
+    (public / "a b=c(1).txt").write_text("x")
+    app = web.Application()
+    app.router.add_static("/", public, show_index=True)
+    port = await serve(app)
+    reply = await fetch(port, "/")
+    assert reply.body == (
+        b"<html>\n<head>\n<title>Index of /.</title>\n</head>\n<body>\n"
+        b"<h1>Index of /.</h1>\n<ul>\n"
+        b'<li><a href="/a%20b=c(1).txt">a b=c(1).txt</a></li>\n'
+        b'<li><a href="/data.bin">data.bin</a></li>\n'
+        b'<li><a href="/hello.txt">hello.txt</a></li>\n'
+        b'<li><a href="/sub">sub/</a></li>\n'
+        b"</ul>\n</body>\n</html>"
+    )
+    assert (await fetch(port, "/a%20b=c(1).txt")).body == b"x"
+    assert (await fetch(port, "/sub")).status == 200
 
 
 async def test_index_of_a_subdirectory(serve: Serve, tree: Path) -> None:
