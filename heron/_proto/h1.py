@@ -9,6 +9,11 @@ the events.  It is strict where llhttp alone would be lenient (see
 an upgrade request that carries a body, and absolute-form targets whose
 authority disagrees with ``Host`` are all protocol errors.  Every buffer it
 holds is bounded by the limits it is given.
+
+Only a WebSocket ``Upgrade`` (or ``CONNECT``) stops parsing: a request that
+offers any other protocol (``h2c``, ...) is plain HTTP/1.1 to heron, which
+never switches to it, so its body is read and the bytes after it are parsed
+as the next request, as if the ``Upgrade`` field were not there.
 """
 
 from __future__ import annotations
@@ -72,6 +77,29 @@ _SINGLETONS = frozenset(
 
 
 _NO_TRAILERS: list[tuple[bytes, bytes]] = []  # shared and never appended to
+
+
+def _switches(headers: list[tuple[bytes, bytes]]) -> bool:
+    """True if an ``Upgrade`` field could name WebSocket (the one protocol heron switches to).
+
+    Deliberately loose (a substring, any ``Upgrade`` field): whatever the WebSocket
+    handshake accepts must stop the parser, or a client's frames would be parsed as HTTP.
+    """
+    for name, value in headers:
+        if name.lower() == b"upgrade" and b"websocket" in value.lower():
+            return True
+    return False
+
+
+def _body_prefix(head: RequestHead) -> bytes:
+    """A head that frames ``head``'s body the same way (see ``RequestParser.feed``)."""
+    framing = (
+        b"Transfer-Encoding: chunked"
+        if head.chunked
+        else b"Content-Length: %d" % (head.content_length or 0)
+    )
+    close = b"" if head.keep_alive else b"Connection: close\r\n"
+    return b"POST / HTTP/1.1\r\n" + close + framing + b"\r\n\r\n"
 
 
 class RequestHead:
@@ -171,6 +199,8 @@ class RequestParser:
         "_max_line",
         "_parser",
         "_pending_limit",
+        "_plain_upgrade",
+        "_resume_head",
         "_seen",
         "_sink",
         "_te",
@@ -204,6 +234,10 @@ class RequestParser:
         self._te: bytes | None = None
         self._content_length: int | None = None
         self._body_parts: list[bytes] = []
+        #: The request just parsed offered a protocol heron does not switch to.
+        self._plain_upgrade = False
+        #: That request, when llhttp skipped its body (it is parsed after the head).
+        self._resume_head: RequestHead | None = None
 
     # ------------------------------------------------------------------ public
 
@@ -211,28 +245,52 @@ class RequestParser:
         """Parse ``data``; return the unparsed tail after an upgrade request, else None."""
         if self._in_head:
             self._head_bytes += len(data)
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade as exc:
-            self._flush_body()
-            offset: int = exc.args[0]
-            return data[offset:]
-        except httptools.HttpParserCallbackError as exc:
-            cause = exc.__context__
-            if isinstance(cause, ProtocolError):
-                raise cause from None
-            raise ProtocolError(400, "Bad request") from cause
-        except httptools.HttpParserInvalidMethodError:
-            raise ProtocolError(400, "Invalid method") from None
-        except httptools.HttpParserInvalidURLError:
-            raise ProtocolError(400, "Invalid request target") from None
-        except httptools.HttpParserError as exc:
-            raise ProtocolError(400, _reason(exc)) from None
+        while True:
+            try:
+                self._parser.feed_data(data)
+            except httptools.HttpParserUpgrade as exc:
+                offset: int = exc.args[0]
+                if not self._plain_upgrade:
+                    self._flush_body()
+                    return data[offset:]
+                data = self._continue_plain(data[offset:])
+                continue
+            except httptools.HttpParserCallbackError as exc:
+                cause = exc.__context__
+                if isinstance(cause, ProtocolError):
+                    raise cause from None
+                raise ProtocolError(400, "Bad request") from cause
+            except httptools.HttpParserInvalidMethodError:
+                raise ProtocolError(400, "Invalid method") from None
+            except httptools.HttpParserInvalidURLError:
+                raise ProtocolError(400, "Invalid request target") from None
+            except httptools.HttpParserError as exc:
+                raise ProtocolError(400, _reason(exc)) from None
+            break
         if self._body_parts:
             self._flush_body()
         if self._in_head and self._head_bytes - self._accounted > self._pending_limit:
             raise ProtocolError(431, "Request header field too large")
         return None
+
+    def _continue_plain(self, tail: bytes) -> bytes:
+        """llhttp stopped after a request whose upgrade heron ignores: go on as HTTP/1.1.
+
+        llhttp (resumed by httptools) starts a new message next.  It skipped the
+        request's body, so a new llhttp is fed a head framing the body the same way; its
+        events are routed to the real request (``on_headers_complete`` knows it by
+        ``_head`` being set), so the body, its trailers and its end reach the sink
+        exactly as for any request, and whatever follows is the next request.
+        """
+        self._plain_upgrade = False
+        head = self._resume_head
+        if head is None:
+            return tail
+        self._resume_head = None
+        self._head = head
+        # A fresh llhttp: after a "Connection: close" request the old one refuses more input.
+        self._parser = httptools.HttpRequestParser(self)
+        return _body_prefix(head) + tail
 
     # ------------------------------------------------------------------ llhttp callbacks
 
@@ -292,8 +350,14 @@ class RequestParser:
                 self._content_length = int(value)
 
     def on_headers_complete(self) -> None:
-        parser = self._parser
         self._in_head = False
+        head = self._head
+        if head is not None:
+            # The framing head of a body llhttp skipped (_continue_plain): its one field
+            # came through on_header as a "trailer"; the real trailers follow the body.
+            head.trailers = _NO_TRAILERS
+            return
+        parser = self._parser
         raw_version = parser.get_http_version()
         version = _VERSIONS.get(raw_version)
         if version is None:
@@ -312,8 +376,14 @@ class RequestParser:
         if host is None and version is HTTP11:
             raise ProtocolError(400, "Missing Host header")
         upgrade = parser.should_upgrade()
-        if upgrade and (chunked or self._content_length):
-            raise ProtocolError(400, "Upgrade request with a body")
+        plain_upgrade = False
+        if upgrade:
+            if method == "CONNECT" or _switches(self._headers):
+                if chunked or self._content_length:
+                    # Where would the body end and the next protocol begin? (GHSA-mfx4-hv73-q22v)
+                    raise ProtocolError(400, "Upgrade request with a body")
+            else:
+                plain_upgrade = self._plain_upgrade = True
         target = self._url.decode("utf-8", "surrogateescape")
         path = target
         if not target.startswith("/"):
@@ -331,7 +401,12 @@ class RequestParser:
             host,
             self._expect if version is HTTP11 else None,
         )
-        self._head = head
+        if plain_upgrade and head.has_body:
+            # llhttp skips an upgrade request's body and ends the message now; the body
+            # is parsed once llhttp stops (_continue_plain), and ends the request then.
+            self._resume_head = head
+        else:
+            self._head = head
         self._sink.on_request_head(head)
 
     def on_body(self, body: bytes) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
 import pytest
 
 from heron import web
@@ -275,6 +276,65 @@ async def test_head_deadline_408(serve: Serve, raw: Any) -> None:
     response, _ = await client.response()
     assert response.status_code == 408
     assert await client.closed_by_peer()
+
+
+# --------------------------------------------------------------------------- upgrades
+
+H2C_POST = (
+    b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+    b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQ\r\nContent-Length: 4\r\n\r\nTest"
+)
+
+
+async def echo_path_and_body(request: web.BaseRequest) -> web.Response:
+    return web.Response(body=request.path.encode() + b":" + await request.read())
+
+
+async def test_unswitched_upgrade_is_served_as_http(serve: Serve, raw: Any) -> None:
+    # curl --http2 over cleartext offers h2c; heron answers in HTTP/1.1 and reads on.
+    client: RawClient = await raw(await serve(echo_path_and_body))
+    await client.send(H2C_POST + GET % b"/next")
+    response, body = await client.response("POST")
+    assert response.status_code == 200
+    assert body == b"/echo:Test"
+    _, body = await client.response()
+    assert body == b"/next:"
+
+
+async def test_unswitched_upgrade_from_aiohttp_client(serve: Serve) -> None:
+    port = await serve(echo_path_and_body)
+    headers = {"Connection": "Upgrade", "Upgrade": "unsupported_proto"}
+    async with aiohttp.ClientSession() as session:
+        for _ in range(2):  # and the connection is reusable after it
+            async with session.post(
+                f"http://127.0.0.1:{port}/p", data=b"Test", headers=headers
+            ) as resp:
+                assert resp.status == 200
+                assert await resp.read() == b"/p:Test"
+
+
+async def test_websocket_upgrade_with_body_refused(serve: Serve, raw: Any) -> None:
+    # Is "abc" the body or the first bytes of the new protocol? (GHSA-mfx4-hv73-q22v)
+    client: RawClient = await raw(await serve(echo_path_and_body))
+    await client.send(
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        b"Content-Length: 3\r\n\r\nabc"
+    )
+    response, _ = await client.response()
+    assert response.status_code == 400
+    assert await client.closed_by_peer()
+
+
+async def test_declined_websocket_upgrade_reads_on(serve: Serve, raw: Any) -> None:
+    client: RawClient = await raw(await serve(echo_path_and_body))
+    await client.send(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+        + GET % b"/next"
+    )
+    _, body = await client.response()
+    assert body == b"/ws:"
+    _, body = await client.response()
+    assert body == b"/next:"
 
 
 # --------------------------------------------------------------------------- errors

@@ -194,6 +194,70 @@ def test_upgrade_returns_following_bytes() -> None:
     assert rec.events[0][1] == "GET"
 
 
+H2C = b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQ\r\n"
+
+
+def test_unswitched_upgrade_is_plain_http() -> None:
+    """An Upgrade heron never switches to (curl's h2c): the body is read, parsing goes on."""
+    rec = Recorder()
+    parser = RequestParser(rec)
+    tail = parser.feed(
+        b"POST /a HTTP/1.1\r\nHost: x\r\n" + H2C + b"Content-Length: 4\r\n\r\nTest"
+        b"GET /b HTTP/1.1\r\nHost: x\r\n" + H2C + b"\r\n"
+        b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    assert tail is None
+    assert [e[0] for e in rec.events] == ["head", "body", "end", "head", "end", "head", "end"]
+    assert rec.events[1] == ("body", b"Test")
+    assert [e[2] for e in rec.events if e[0] == "head"] == ["/a", "/b", "/c"]
+
+
+def test_unswitched_upgrade_chunked_body_split_anywhere() -> None:
+    data = (
+        b"PUT /a HTTP/1.1\r\nHost: x\r\n" + H2C + b"Transfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n"
+        b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    whole = parse(data)
+    assert whole[1:3] == [("body", b"abcde"), ("end", ((b"X-T", b"1"),))]
+    assert whole[3][2] == "/b"
+    for cut in range(1, len(data)):
+        rec = Recorder()
+        parser = RequestParser(rec)
+        assert parser.feed(data[:cut]) is None
+        assert parser.feed(data[cut:]) is None
+        assert rec.events == whole, cut
+
+
+def test_unswitched_upgrade_with_connection_close_takes_nothing_after() -> None:
+    rec = Recorder()
+    parser = RequestParser(rec)
+    parser.feed(
+        b"POST /a HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, close\r\nUpgrade: h2c\r\n"
+        b"Content-Length: 2\r\n\r\nab"
+    )
+    assert rec.events[0][6] is False  # keep_alive
+    assert rec.events[1:] == [("body", b"ab"), ("end", ())]
+    with pytest.raises(ProtocolError):
+        parser.feed(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+
+
+def test_unswitched_upgrades_pipelined_in_one_read() -> None:
+    # One read holding thousands of them: a loop, not a recursion per request.
+    one = b"POST / HTTP/1.1\r\nHost: x\r\n" + H2C + b"Content-Length: 1\r\n\r\nx"
+    events = parse(one * 3000)
+    assert len(events) == 9000
+
+
+@pytest.mark.parametrize("upgrade", [b"websocket", b"WebSocket", b"h2c, websocket"])
+def test_websocket_upgrade_with_body_refused(upgrade: bytes) -> None:
+    raw = (
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: " + upgrade + b"\r\n"
+        b"Content-Length: 3\r\n\r\nabc"
+    )
+    assert error_of(raw).status == 400
+
+
 # --------------------------------------------------------------------------- properties
 
 VALID_STREAM = (
