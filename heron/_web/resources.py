@@ -4,10 +4,16 @@ Matching is done by the compiled table of ``heron._routing``; each resource desc
 itself to it with ``_table_pattern()``. Paths are matched in yarl's ``path_safe`` form (the
 request path decoded except ``%2F`` and ``%25``), as in aiohttp.
 
-Difference from aiohttp, on purpose: aiohttp compares the literal text of a dynamic path in
+The literal text of a route path is compared, as written, with the request's ``path_safe``:
+a route path is written decoded (``/café``, ``/a b``), except that ``%2F`` and ``%25`` stand
+for an encoded slash and percent sign. Another ``%XX`` escape in a route path matches nothing,
+as in aiohttp (``/1%2C3`` is not ``/1,3``).
+
+Difference from aiohttp, on purpose: aiohttp compares the literal text of a *dynamic* path in
 its percent-encoded form with the decoded request path, so a literal holding a space or a
-non-ASCII character (``/café/{id}``) never matches. heron compares decoded with decoded, so
-such routes work. ``canonical`` and ``url_for`` still use the encoded form, as in aiohttp.
+non-ASCII character (``/café/{id}``) never matches. heron compares it as written, like plain
+paths, so such routes work. ``canonical`` and ``url_for`` still use the encoded form, as in
+aiohttp.
 """
 
 from __future__ import annotations
@@ -206,7 +212,6 @@ class PlainResource(Resource):
         if path and not path.startswith("/"):
             raise ValueError("path should be started with / or be empty")
         self._path = path
-        self._match_path = match_form(path)
 
     @property
     def canonical(self) -> str:
@@ -218,21 +223,19 @@ class PlainResource(Resource):
         super().freeze()
         if not self._path:
             self._path = "/"
-            self._match_path = "/"
 
     def add_prefix(self, prefix: str) -> None:
         """Prepend ``prefix`` (``/sub``, no trailing slash)."""
         _check_prefix(prefix)
         self._path = prefix + self._path
-        self._match_path = match_form(self._path)
 
     def _match(self, path: str) -> dict[str, str] | None:
-        return {} if path == self._match_path else None
+        return {} if path == self._path else None
 
     def _table_pattern(self) -> Pattern:
         cls = type(self)
         if cls._match is PlainResource._match and cls.resolve is Resource.resolve:
-            return PlainPattern(self._match_path)
+            return PlainPattern(self._path)
         return super()._table_pattern()
 
     def raw_match(self, path: str) -> bool:
@@ -267,8 +270,7 @@ class DynamicResource(Resource):
     def _set_template(self, template: Template) -> None:
         self._raw_template = template
         self._template = template.map_literals(requote_path)
-        self._match_template = template.map_literals(match_form)
-        self._pattern = self._match_template.compile()
+        self._pattern = template.compile()
         self._formatter = self._template.formatter()
 
     @property
@@ -291,7 +293,7 @@ class DynamicResource(Resource):
     def _table_pattern(self) -> Pattern:
         cls = type(self)
         if cls._match is DynamicResource._match and cls.resolve is Resource.resolve:
-            return RegexPattern(self._match_template)
+            return RegexPattern(self._raw_template)
         return super()._table_pattern()
 
     def raw_match(self, path: str) -> bool:

@@ -37,6 +37,12 @@ ROUTES = [
     ("GET", "/v/{ver:v\\d}/{rest:.*}", "ver"),
     ("GET", "/q/{x}", "q"),
     ("GET", "/plain%2Fslash", "plain_encoded_slash"),
+    # Escapes other than %2F and %25 in a route path match nothing.
+    ("GET", "/1%2C3/hello", "plain_encoded_comma"),
+    ("GET", "/c%2Cd/{x}", "dynamic_encoded_comma"),
+    ("GET", "/e%41/{x}", "dynamic_encoded_letter"),
+    ("GET", "/pct%25/{x}", "dynamic_encoded_percent"),
+    ("GET", "/caf%C3%A9", "plain_encoded_non_ascii"),
 ]
 
 TARGETS = [
@@ -45,7 +51,9 @@ TARGETS = [
     "/files/a/b/c.css", "/files/", "/files/a%2Fb", "/core/locations", "/core/locations/x/y",
     "/a1b/2", "/any/x", "/d/abc", "/d/123", "/d/ab1", "/v/v1/", "/v/v1/a/b", "/v/x/a",
     "/q/a%2Fb", "/q/%D0%BF", "/q/a%20b", "/q/a%25b", "/q/a+b", "/q/~x", "/plain%2Fslash",
-    "/plain/slash", "//", "/a//b", "/users/bob%2Fposts/1",
+    "/plain/slash", "//", "/a//b", "/users/bob%2Fposts/1", "/1%2C3/hello", "/1,3/hello",
+    "/1%252C3/hello", "/c,d/1", "/c%2Cd/1", "/eA/1", "/e%41/1", "/pct%25/1", "/pct%2525/1",
+    "/caf%C3%A9", "/caf%25C3%25A9",
 ]  # fmt: skip
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"]
