@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import warnings
 from collections.abc import (
     Awaitable,
@@ -17,12 +18,14 @@ from collections.abc import (
     Generator,
     Iterable,
 )
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, get_args, overload
 
 from .._io.protocol import HttpProtocol
 from .._io.streams import StreamReader
 from .._proto.h1 import RequestHead
 from .domain import Domain, MaskDomain, MatchedSubAppResource
+from .log import AbstractAccessLogger, AccessLogger
+from .lowlevel import Server
 from .match_info import UrlMappingMatchInfo
 from .middlewares import build_chain, is_new_style, warn_old_style
 from .request import Request
@@ -52,17 +55,33 @@ class NotAppKeyWarning(UserWarning):
 class _Key(Generic[T]):
     __slots__ = ("__orig_class__", "_name", "_t")
 
+    __orig_class__: Any  # set by typing for ``AppKey[int]("name")``
+
     def __init__(self, name: str, t: type[T] | None = None) -> None:
-        self._name = name
+        # As aiohttp: the name is prefixed with the defining module's name, so that
+        # keys of the same name from different modules are told apart in reprs.
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code.co_name != "<module>":
+            frame = frame.f_back  # type: ignore[assignment]
+        self._name = f"{frame.f_globals['__name__']}.{name}" if frame is not None else name
         self._t = t
 
     def __lt__(self, other: object) -> bool:
         if isinstance(other, _Key):
             return self._name < other._name
-        return True
+        return True  # keys sort before other keys (str)
+
+    def __gt__(self, other: object) -> bool:
+        if isinstance(other, _Key):
+            return self._name > other._name
+        return False
 
     def __repr__(self) -> str:
-        t = self._t
+        t: Any = self._t
+        if t is None:
+            orig = getattr(self, "__orig_class__", None)
+            args = get_args(orig) if orig is not None else ()
+            t = args[0] if args else None
         if t is None:
             t_repr = "<<Unknown>>"
         elif isinstance(t, type):
@@ -101,6 +120,8 @@ class Application(StateMapping[Any]):
         loop: asyncio.AbstractEventLoop | None = None,
         debug: Any = ...,
     ) -> None:
+        if router is not None:
+            warnings.warn("router argument is deprecated", DeprecationWarning, stacklevel=2)
         if loop is not None:
             warnings.warn("loop argument is deprecated", DeprecationWarning, stacklevel=2)
         if debug is not ...:
@@ -218,7 +239,18 @@ class Application(StateMapping[Any]):
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
-        return self._loop or asyncio.get_event_loop()
+        """Deprecated (as in aiohttp): the loop the app runs on, None before it starts."""
+        warnings.warn("loop property is deprecated", DeprecationWarning, stacklevel=2)
+        return cast(asyncio.AbstractEventLoop, self._loop)
+
+    def _set_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        if loop is None:
+            loop = asyncio.get_event_loop()
+        if self._loop is not None and self._loop is not loop:
+            raise RuntimeError("web.Application instance initialized with different loop")
+        self._loop = loop
+        for subapp in self._subapps:
+            subapp._set_loop(loop)
 
     @property
     def client_max_size(self) -> int:
@@ -263,8 +295,8 @@ class Application(StateMapping[Any]):
         self._reg_subapp_signals(subapp)
         self._subapps.append(subapp)
         subapp.pre_freeze()
-        if self._loop is not None and subapp._loop is None:
-            subapp._loop = self._loop
+        if self._loop is not None:
+            subapp._set_loop(self._loop)
         return resource
 
     def _reg_subapp_signals(self, subapp: Application) -> None:
@@ -409,10 +441,50 @@ class Application(StateMapping[Any]):
 
     # ------------------------------------------------------------------ legacy
 
-    def make_handler(self, *, loop: Any = None, access_log_class: Any = None, **kwargs: Any) -> Any:
-        raise RuntimeError(
-            "Application.make_handler(...) is removed: use AppRunner (as in aiohttp 3.x)"
+    def _make_handler(
+        self,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        access_log_class: type[AbstractAccessLogger] = AccessLogger,
+        **kwargs: Any,
+    ) -> Server:
+        """Freeze the app and build the low-level server (a protocol factory) for it.
+
+        Does not run the start-up signals: ``AppRunner`` does, before calling this.
+        """
+        log_class: Any = access_log_class
+        if not (isinstance(log_class, type) and issubclass(log_class, AbstractAccessLogger)):
+            raise TypeError(
+                "access_log_class must be subclass of heron.abc.AbstractAccessLogger, "
+                f"got {access_log_class!r}"
+            )
+        self._set_loop(loop)
+        self.freeze()
+        # As in aiohttp, Application(handler_args=...) override the caller's keywords.
+        kwargs.update(self._handler_args or {})
+        handler: Callable[..., Any] = self._handle
+        return Server(
+            handler,
+            request_factory=self._make_request,
+            loop=self._loop,
+            access_log_class=access_log_class,
+            **kwargs,
         )
+
+    def make_handler(
+        self,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        access_log_class: type[AbstractAccessLogger] = AccessLogger,
+        **kwargs: Any,
+    ) -> Server:
+        """Deprecated (as in aiohttp): use ``AppRunner``. A protocol factory for the app."""
+        warnings.warn(
+            "Application.make_handler(...) is deprecated, use AppRunner API instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self._make_handler(loop=loop, access_log_class=access_log_class, **kwargs)
 
     def __call__(self) -> Application:
         """gunicorn compatibility."""

@@ -15,7 +15,6 @@ import signal
 import socket
 import ssl
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from typing import Any
 
 from yarl import URL
@@ -325,8 +324,9 @@ class BaseRunner(ABC):
             raise RuntimeError(f"Site {site} is not registered in runner {self}")
 
     def _unreg_site(self, site: BaseSite) -> None:
-        if site in self._sites:
-            self._sites.remove(site)
+        if site not in self._sites:
+            raise RuntimeError(f"Site {site} is not registered in runner {self}")
+        self._sites.remove(site)
 
 
 class ServerRunner(BaseRunner):
@@ -386,20 +386,11 @@ class AppRunner(BaseRunner):
 
     async def _make_server(self) -> Server:
         loop = asyncio.get_running_loop()
-        self._app._loop = loop
+        self._app._set_loop(loop)
         self._app.on_startup.freeze()
         await self._app.startup()
         self._app.freeze()
-        handler: Callable[..., Any] = self._app._handle
-        kwargs = dict(self._kwargs)
-        # As in aiohttp, Application(handler_args=...) override the runner's keywords.
-        kwargs.update(self._app._handler_args or {})
-        return Server(
-            handler,
-            request_factory=self._app._make_request,
-            loop=loop,
-            **kwargs,
-        )
+        return self._app._make_handler(loop=loop, **self._kwargs)
 
     async def _cleanup_server(self) -> None:
         await self._app.cleanup()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -148,7 +149,8 @@ class CleanupContext(FrozenList[Callable[["Application"], Any]]):
                         errors.append(RuntimeError(f"{ctx!r} has more than one 'yield'"))
                 else:
                     await ctx.__aexit__(None, None, None)
-            except Exception as exc:
+            except (Exception, asyncio.CancelledError) as exc:
+                # As aiohttp: a cancelled or failing context does not stop the others.
                 errors.append(exc)
         self._exits.clear()
         if len(errors) == 1:

@@ -56,7 +56,8 @@ async def test_app_keys_and_not_app_key_warning() -> None:
         app[events_key] = []
     with pytest.warns(web.NotAppKeyWarning):
         app["plain"] = 1
-    assert repr(events_key) == "<AppKey(events, type=list)>"
+    # As aiohttp: the name is prefixed with the module that created the key.
+    assert repr(events_key) == f"<AppKey({__name__}.events, type=list)>"
     request_key = web.RequestKey("user", str)
     response_key = web.ResponseKey("timing", float)
     assert "RequestKey" in repr(request_key) and "ResponseKey" in repr(response_key)
