@@ -330,7 +330,9 @@ class Application(StateMapping[Any]):
                 warn_old_style(mw)
         for subapp in self._subapps:
             subapp.pre_freeze()
-        self._resolve = self._router.sync_resolver()
+        # A custom router (any AbstractRouter) resolves asynchronously.
+        sync_resolver = getattr(self._router, "sync_resolver", None)
+        self._resolve = sync_resolver() if sync_resolver is not None else None
 
     def freeze(self) -> None:
         if self._frozen:

@@ -38,7 +38,7 @@ def is_new_style(mw: Any) -> bool:
 def warn_old_style(mw: Any) -> None:
     """aiohttp's warning for ``async def factory(app, handler)`` middlewares."""
     warnings.warn(
-        f"old-style middleware {mw!r} deprecated, see #2252",
+        f'old-style middleware "{mw!r}" deprecated, see #2252',
         DeprecationWarning,
         stacklevel=3,
     )
@@ -79,7 +79,7 @@ def build_chain(handler: _Handler, stack: Iterable[tuple[Any, Iterable[Any]]]) -
             else:
                 wrapped = _OldStyle(mw, app, wrapped)
         if needed:
-            wrapped = _CurrentApp(app, wrapped)
+            wrapped = _current_app(app, wrapped)
     return wrapped
 
 
@@ -96,23 +96,23 @@ def _bind(mw: Any, handler: _Handler) -> _Handler:
     return bound
 
 
-class _CurrentApp:
-    """Makes ``app`` the request's ``current_app`` while the inner chain runs."""
+def _current_app(app: Any, handler: _Handler) -> _Handler:
+    """Makes ``app`` the request's ``current_app`` while ``handler`` (the inner chain) runs.
 
-    __slots__ = ("_app", "_handler")
+    Takes the wrapped handler's attributes, like a bound middleware, so that the
+    middlewares of an outer application see the route handler's markers too.
+    """
 
-    def __init__(self, app: Any, handler: _Handler) -> None:
-        self._app = app
-        self._handler = handler
-
-    async def __call__(self, request: Any) -> Any:
+    async def with_current_app(request: Any) -> Any:
         match_info = request._match_info
         previous = match_info._current_app
-        match_info._current_app = self._app
+        match_info._current_app = app
         try:
-            return await self._handler(request)
+            return await handler(request)
         finally:
             match_info._current_app = previous
+
+    return functools.update_wrapper(with_current_app, handler)
 
 
 class _OldStyle:
