@@ -330,6 +330,11 @@ class HttpProtocol(asyncio.Protocol):
         """True while the transport's write buffer is above its high-water mark."""
         return self._write_paused
 
+    @property
+    def writing_paused(self) -> bool:
+        """:attr:`write_paused` under the name of aiohttp's ``BaseProtocol.writing_paused``."""
+        return self._write_paused
+
     async def wait_writable(self) -> None:
         """Wait while the transport's write buffer is full (at most ``write_timeout``)."""
         if not self._write_paused:
@@ -595,9 +600,18 @@ class HttpProtocol(asyncio.Protocol):
             self._parser = self._new_parser()
             if keep_alive and pending:
                 self._state = IDLE
+                # Starts (and settles) what it parses, or answers a parse error: either way
+                # the connection is settled here, unless only part of a head came.
                 self.data_received(pending)
-                if self._task is not None or self._state is CLOSED or transport.is_closing():
-                    return False
+                if (
+                    self._peer_eof
+                    and self._task is None
+                    and not self._queue
+                    and self._error is None
+                    and not transport.is_closing()
+                ):
+                    self.close()
+                return False
         if not keep_alive or (self._peer_eof and not self._queue):
             self.close()
             return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import aiohttp
@@ -278,6 +279,45 @@ async def test_head_deadline_408(serve: Serve, raw: Any) -> None:
     assert await client.closed_by_peer()
 
 
+async def test_client_leaving_during_backpressure_is_quiet(serve: Serve, raw: Any) -> None:
+    # A streaming handler blocked on a full write buffer; the client goes away.
+    loop = asyncio.get_running_loop()
+    problems: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: problems.append(context))
+    protocols: list[Any] = []
+    ended: asyncio.Future[BaseException] = loop.create_future()
+
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        protocols.append(request.protocol)
+        resp = web.StreamResponse()
+        await resp.prepare(request)
+        try:
+            while True:
+                await resp.write(b"x" * 65536)
+        except BaseException as exc:
+            ended.set_result(exc)
+            raise
+
+    try:
+        client: RawClient = await raw(await serve(handler))
+        await client.send(GET % b"/")
+        for _ in range(500):
+            if protocols and protocols[0].writing_paused:  # aiohttp's name for it
+                break
+            await asyncio.sleep(0.01)
+        assert protocols[0].writing_paused and protocols[0].write_paused
+        client.writer.transport.abort()
+        assert isinstance(
+            await asyncio.wait_for(ended, 10), (ConnectionError, asyncio.CancelledError)
+        )
+        await asyncio.sleep(0.05)
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert problems == []
+
+
 # --------------------------------------------------------------------------- upgrades
 
 H2C_POST = (
@@ -335,6 +375,30 @@ async def test_declined_websocket_upgrade_reads_on(serve: Serve, raw: Any) -> No
     assert body == b"/ws:"
     _, body = await client.response()
     assert body == b"/next:"
+
+
+async def test_declined_upgrade_then_garbage_answered_once(serve: Serve, raw: Any) -> None:
+    # The bytes behind a declined upgrade are parsed after its response: a parse error
+    # there is answered (once) after it, and nothing fails inside the server.
+    loop = asyncio.get_running_loop()
+    problems: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: problems.append(context))
+    try:
+        client: RawClient = await raw(await serve(echo_path_and_body))
+        await client.send(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+            + b"\x00" * 64
+        )
+        _, body = await client.response()
+        assert body == b"/ws:"
+        response, _ = await client.response()
+        assert response.status_code == 400
+        assert await client.closed_by_peer()
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert problems == []
 
 
 # --------------------------------------------------------------------------- errors
