@@ -213,6 +213,11 @@ class HttpProtocol(asyncio.Protocol):
         return self._config
 
     @property
+    def peer_eof(self) -> bool:
+        """True once the peer has shut down its sending side (nothing more will arrive)."""
+        return self._peer_eof
+
+    @property
     def task(self) -> asyncio.Task[None] | None:
         """The task running the current request's handler, if any."""
         return self._task
@@ -378,7 +383,10 @@ class HttpProtocol(asyncio.Protocol):
         if self._registry.closing:
             self.close()
             return
-        self._set_deadline(self._config.keepalive_timeout)
+        config = self._config
+        # keepalive_timeout=0 means no idling between requests (aiohttp arms no timer
+        # then): a new connection still gets head_timeout to send its first request.
+        self._set_deadline(config.keepalive_timeout or config.head_timeout)
 
     def data_received(self, data: bytes) -> None:
         if self._upgraded is not None:
@@ -593,8 +601,10 @@ class HttpProtocol(asyncio.Protocol):
             # The upgraded protocol's handler has finished: the connection ends with it.
             self.close()
             return False
-        if self._upgrade_buffer is not None:
-            # The upgrade was declined: what followed the request is HTTP again.
+        if self._upgrade_buffer is not None and not self._queue:
+            # The upgrade request (always the last one parsed, so none are queued behind
+            # it) was declined: what followed it is HTTP again.  While requests pipelined
+            # ahead of it are answered, the bytes stay put for its own answer to settle.
             pending = bytes(self._upgrade_buffer)
             self._upgrade_buffer = None
             self._parser = self._new_parser()

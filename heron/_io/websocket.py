@@ -21,6 +21,9 @@ are dropped: the peer sees the connection end without a Close frame either way.
 States: OPEN → CLOSING (peer's Close frame received) → CLOSED (``close()``
 called or the connection is gone).  A protocol error from the peer fails the
 connection at once: a Close frame with the error's code, then the transport closes.
+As in aiohttp, the client side's ``receive()`` in CLOSING (autoclose=False) answers
+the peer's Close frame and returns CLOSED, and a ``close()`` whose Close frame
+cannot be written (the transport is gone) reports 1006 with the error.
 """
 
 from __future__ import annotations
@@ -326,6 +329,11 @@ class WebSocketConnection:
                     raise RuntimeError("WebSocket connection is closed.")
                 return WS_CLOSED_MESSAGE
             if self._closing:
+                if not self._is_server:
+                    # aiohttp's client finishes the handshake itself once the peer's
+                    # Close frame has been returned (autoclose=False), and says CLOSED.
+                    await self.close()
+                    return WS_CLOSED_MESSAGE
                 return WS_CLOSING_MESSAGE
             if deadline is not None:
                 timeout = deadline - loop.time()
@@ -503,8 +511,12 @@ class WebSocketConnection:
 
     async def _close(self, code: int, message: bytes, drain: bool) -> None:
         try:
-            self._send_close(code, message)
             transport = self._flow.transport
+            if not self._close_sent and (transport is None or transport.is_closing()):
+                # Our Close frame cannot go out: the handshake did not complete (1006,
+                # as in aiohttp, even when the peer's Close frame was received).
+                raise ConnectionResetError("Cannot write to closing transport")
+            self._send_close(code, message)
             if drain and transport is not None and transport.get_write_buffer_size():
                 await asyncio.wait_for(self._flow.wait_writable(), self._timeout)
         except (ConnectionError, asyncio.TimeoutError) as exc:
@@ -586,8 +598,12 @@ class WebSocketConnection:
         if transport is None or transport.is_closing() or self._close_sent:
             return
         self._ping_sent = now
-        self.flush()
-        transport.write(encode_frame(OP_PING, b"", mask=not self._is_server))
+        try:
+            self.flush()
+            transport.write(encode_frame(OP_PING, b"", mask=not self._is_server))
+        except (ConnectionError, RuntimeError) as exc:  # a transport that refuses the write
+            self._heartbeat_failed(exc)
+            return
         self._hb_handle = self._loop.call_later(heartbeat / 2.0, self._on_pong_deadline)
 
     def _on_pong_deadline(self) -> None:
@@ -600,7 +616,12 @@ class WebSocketConnection:
             # Something (a PONG or any data) arrived: the peer is alive.
             self._hb_handle = self._loop.call_at(self._last_rx + heartbeat, self._on_heartbeat)
             return
-        exc = asyncio.TimeoutError(f"No PONG received after {heartbeat / 2.0} seconds")
+        self._heartbeat_failed(
+            asyncio.TimeoutError(f"No PONG received after {heartbeat / 2.0} seconds")
+        )
+
+    def _heartbeat_failed(self, exc: BaseException) -> None:
+        """The peer is unreachable: end the connection (1006) and say why to receive()."""
         self._exception = exc
         self._close_code = WSCloseCode.ABNORMAL_CLOSURE
         self._queue.append(_new(WSMessage, (_ERROR, exc, None)))

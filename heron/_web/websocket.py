@@ -138,8 +138,15 @@ class WebSocketResponse(MessageMethods, StreamResponse):
         if self._writer is not None:
             return self._writer
         self._handshake(request)
-        writer = await super().prepare(request)
+        # A status set before prepare() gives way to 101, as in aiohttp.
+        self.set_status(101)
         protocol = request._protocol
+        transport = protocol.transport
+        if transport is None or transport.is_closing() or protocol.peer_eof:
+            # The client left while the handler was busy (aiohttp's error and message; a
+            # peer that has shut down its side could never send a Close frame either).
+            raise ConnectionResetError("Connection lost")
+        writer = await super().prepare(request)
         conn = self._conn = WebSocketConnection(
             protocol,
             request._loop,

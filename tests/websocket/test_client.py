@@ -113,3 +113,39 @@ async def test_client_heartbeat_and_receive_timeout(aiohttp_url: str) -> None:
             await ws.receive(timeout=0.3)
         await ws.send_str("still")
         assert await ws.receive_str() == "STILL"
+
+
+async def test_receive_after_the_peers_close_finishes_the_handshake(aiohttp_url: str) -> None:
+    # autoclose=False: the peer's Close frame is returned as it is; the next receive()
+    # answers it and says CLOSED (as aiohttp's client does), so the server is not left
+    # waiting for the answer until its close timeout.
+    async with ClientSession() as session:
+        ws = await session.ws_connect(aiohttp_url, autoclose=False)
+        await ws.send_str("close")
+        msg = await ws.receive()
+        assert (msg.type, msg.data) == (WSMsgType.CLOSE, 4002)
+        assert not ws.closed
+        msg = await asyncio.wait_for(ws.receive(), 5)
+        assert msg.type is WSMsgType.CLOSED
+        assert ws.closed and ws.close_code == 4002
+        assert (await ws.receive()).type is WSMsgType.CLOSED
+
+
+async def test_close_code_is_abnormal_when_the_answer_cannot_be_sent(aiohttp_client: Any) -> None:
+    # The server closes without waiting for the answer (timeout=0) and drops the
+    # connection: the client's answering Close frame cannot go out (1006, as aiohttp).
+    async def handler(request: heron_web.Request) -> WebSocketResponse:
+        ws = WebSocketResponse(timeout=0)
+        await ws.prepare(request)
+        await ws.close()
+        return ws
+
+    app = heron_web.Application()
+    app.router.add_get("/ws", handler)
+    client = await aiohttp_client(app)
+    ws = await client.ws_connect("/ws")
+    await asyncio.sleep(0.1)
+    msg = await ws.receive()
+    assert (msg.type, msg.data) == (WSMsgType.CLOSE, 1000)
+    assert ws.close_code == 1006
+    assert isinstance(ws.exception(), ConnectionResetError)

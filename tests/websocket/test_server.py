@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -398,4 +400,166 @@ async def test_frames_sent_before_the_handler_fails_still_reach_the_client(
     raw = await RawWS.connect(server.port)
     raw.send_raw(b"".join(encode_frame(0x1, m, mask=True) for m in (b"a", b"b", b"c")))
     assert await raw.frame() == (0x1, b"a/answer")
+    assert await raw.eof()
+
+
+async def test_status_set_before_prepare_gives_way_to_101(aiohttp_server: Any) -> None:
+    statuses: list[int] = []
+
+    async def handler(request: heron_web.Request) -> WebSocketResponse:
+        ws = WebSocketResponse()
+        ws.set_status(200)
+        statuses.append(ws.status)
+        await ws.prepare(request)
+        statuses.append(ws.status)
+        await ws.close()
+        return ws
+
+    server = await serve(aiohttp_server, handler)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(server.make_url("/")) as ws,
+    ):
+        assert (await ws.receive()).type is aiohttp.WSMsgType.CLOSE
+    assert statuses == [200, 101]
+
+
+@pytest.mark.parametrize("how", ["fin", "rst"])
+async def test_prepare_after_the_client_left_raises_connection_reset(
+    aiohttp_server: Any, how: str
+) -> None:
+    left = asyncio.Event()
+    outcome: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
+
+    async def handler(request: heron_web.Request) -> heron_web.StreamResponse:
+        ws = WebSocketResponse()
+        await left.wait()  # busy (authenticating, say) while the client goes away
+        try:
+            await ws.prepare(request)
+        except ConnectionResetError as exc:
+            outcome.set_result(exc)
+            return heron_web.Response(status=503)
+        outcome.set_result(None)
+        return ws
+
+    app = heron_web.Application()
+    app.router.add_get("/", handler)
+    # (The test server cancels handlers whose client leaves; a production server does not.)
+    server: TestServer = await aiohttp_server(app, handler_cancellation=False)
+    _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(
+        b"GET / HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    await writer.drain()
+    await asyncio.sleep(0.05)
+    if how == "rst":
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+    await asyncio.sleep(0.1)
+    left.set()
+    exc = await asyncio.wait_for(outcome, 10)
+    # Without it, a handler that went on to receive() would wait forever: a peer that
+    # has shut down its side can never send a Close frame.
+    assert isinstance(exc, ConnectionResetError)
+    assert str(exc) == "Connection lost"
+
+
+@pytest.mark.parametrize("ahead", [1, 40])
+async def test_frames_pipelined_behind_requests_reach_the_websocket(
+    aiohttp_server: Any, ahead: int
+) -> None:
+    # Plain requests, then an upgrade request, then a frame, all in one write: answering
+    # the requests ahead must leave the bytes after the upgrade request to the WebSocket.
+    paths: list[str] = []
+
+    async def plain(request: heron_web.Request) -> heron_web.Response:
+        paths.append(request.path)
+        return heron_web.Response(text="plain")
+
+    app = heron_web.Application()
+    app.router.add_get("/ws", echo_handler())
+    app.router.add_get("/{tail:.*}", plain)
+    server: TestServer = await aiohttp_server(app)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    requests = b"".join(b"GET /r%d HTTP/1.1\r\nHost: test\r\n\r\n" % i for i in range(ahead))
+    writer.write(
+        requests
+        + b"GET /ws HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        + encode_frame(0x1, b"early", mask=True)
+    )
+    data = await asyncio.wait_for(reader.readuntil(b"\x81\x0cearly/answer"), 10)
+    assert data.count(b"HTTP/1.1 200 OK\r\n") == ahead
+    assert b"HTTP/1.1 101 Switching Protocols\r\n" in data
+    assert paths == [f"/r{i}" for i in range(ahead)]
+    writer.close()
+
+
+async def test_websocket_on_a_server_with_keepalive_timeout_zero(aiohttp_server: Any) -> None:
+    # keepalive_timeout=0 (no idling between requests) must not close a new connection
+    # before its first request arrives.
+    app = heron_web.Application()
+    app.router.add_get("/", echo_handler())
+    server: TestServer = await aiohttp_server(app, keepalive_timeout=0)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(server.make_url("/")) as ws,
+    ):
+        await ws.send_str("hi")
+        assert await ws.receive_str() == "hi/answer"
+
+
+async def test_close_after_the_peer_dropped_the_connection_is_abnormal(
+    aiohttp_server: Any,
+) -> None:
+    # The peer's Close frame arrived, but the connection was gone before ours could be
+    # sent: the handshake did not complete (1006 and the error, as in aiohttp).
+    result: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
+
+    async def handler(request: heron_web.Request) -> WebSocketResponse:
+        ws = WebSocketResponse(autoclose=False)
+        await ws.prepare(request)
+        msg = await ws.receive()
+        while (transport := request.transport) is not None and not transport.is_closing():
+            await asyncio.sleep(0.01)
+        closed = await ws.close()
+        result.set_result((msg.type, msg.data, closed, ws.close_code, ws.exception()))
+        return ws
+
+    server = await serve(aiohttp_server, handler)
+    raw = await RawWS.connect(server.port)
+    raw.send(0x8, (1000).to_bytes(2, "big"))
+    raw.writer.transport.abort()
+    kind, code, closed, close_code, exc = await asyncio.wait_for(result, 10)
+    assert (kind, code, closed) == (WSMsgType.CLOSE, 1000, True)
+    assert close_code == WSCloseCode.ABNORMAL_CLOSURE
+    assert isinstance(exc, ConnectionResetError)
+
+
+async def test_heartbeat_ping_that_cannot_be_written_ends_receive(aiohttp_server: Any) -> None:
+    if type(asyncio.get_running_loop()).__module__.startswith("uvloop"):
+        pytest.skip("uvloop's transports do not let a test replace write()")
+    result: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
+
+    def refuse(data: bytes) -> None:
+        raise ConnectionResetError("the transport refuses to write")
+
+    async def handler(request: heron_web.Request) -> WebSocketResponse:
+        ws = WebSocketResponse(heartbeat=0.05)
+        await ws.prepare(request)
+        transport = request.transport
+        assert transport is not None
+        transport.write = refuse  # type: ignore[method-assign]
+        msg = await ws.receive()
+        result.set_result((msg.type, ws.close_code, ws.exception()))
+        return ws
+
+    server = await serve(aiohttp_server, handler)
+    raw = await RawWS.connect(server.port)
+    kind, close_code, exc = await asyncio.wait_for(result, 10)
+    assert kind is WSMsgType.ERROR
+    assert close_code == WSCloseCode.ABNORMAL_CLOSURE
+    assert isinstance(exc, ConnectionResetError)
     assert await raw.eof()
