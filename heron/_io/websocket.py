@@ -1,7 +1,8 @@
 """WebSocketConnection: one open WebSocket over an upgraded transport.
 
 It feeds received bytes to the sans-IO :class:`MessageDecoder`, queues messages
-for ``receive`` (reading pauses while more than ``read_limit`` bytes wait),
+for ``receive`` (reading pauses while more than ``read_limit`` bytes wait, each
+message counting 128 bytes more than its payload),
 writes frames with backpressure (``send`` waits while more than
 ``writer_limit`` bytes are unsent), answers pings, runs the heartbeat, and
 performs the closing handshake with a timeout.  The server's
@@ -62,6 +63,9 @@ _CLOSED_READS: Final = 5
 _MAX_REASON: Final = 123
 #: At most this many bytes of frames are held back to be written together.
 _HOLD_LIMIT: Final = 2**16
+#: What a queued message counts for besides its payload (as aiohttp's reader does): a
+#: flood of empty or control frames fills the queue, so reading pauses for them too.
+_MSG_OVERHEAD: Final = 128
 
 
 class WebSocketFlow(Protocol):
@@ -239,7 +243,8 @@ class WebSocketConnection:
             # PERF: ws-echo: only data messages (the decoder summed their sizes):
             # queue them in one step, no per-message checks.
             self._queue.extend(messages)
-            queued = self._queued = self._queued + decoder.data_size
+            # (128 is _MSG_OVERHEAD, written out: PERF: ws-echo: a constant, not a global.)
+            queued = self._queued = self._queued + decoder.data_size + len(messages) * 128
         else:
             queue = self._queue
             for msg in messages:
@@ -250,7 +255,9 @@ class WebSocketConnection:
                 elif self._closed:
                     continue  # close() has begun: only the peer's Close frame matters now.
                 elif kind is _TEXT or kind is _BINARY:
-                    self._queued += len(msg[1])
+                    self._queued += len(msg[1]) + _MSG_OVERHEAD
+                else:  # PING, PONG
+                    self._queued += _MSG_OVERHEAD
                 queue.append(msg)
             queued = self._queued
         # PERF: ws-echo: the wake-up inline (no _wake() call per read).
@@ -304,7 +311,7 @@ class WebSocketConnection:
         if kind is not _TEXT and kind is not _BINARY:
             queue.appendleft(msg)
             return None
-        queued = self._queued = self._queued - len(msg[1])
+        queued = self._queued = self._queued - len(msg[1]) - 128  # PERF: _MSG_OVERHEAD
         if self._paused and queued <= self._read_limit:
             self._paused = False
             self._flow.resume_reading()
@@ -363,11 +370,16 @@ class WebSocketConnection:
             msg = queue.popleft()
             kind = msg[0]
             if kind is _TEXT or kind is _BINARY:
-                queued = self._queued = self._queued - len(msg[1])
+                queued = self._queued = self._queued - len(msg[1]) - _MSG_OVERHEAD
                 if self._paused and queued <= self._read_limit:
                     self._paused = False
                     self._flow.resume_reading()
                 return msg
+            if kind is _PING or kind is _PONG:
+                queued = self._queued = self._queued - _MSG_OVERHEAD
+                if self._paused and queued <= self._read_limit:
+                    self._paused = False
+                    self._flow.resume_reading()
             if kind is _CLOSE:
                 self._closing = True
                 self._close_code = msg[1]

@@ -165,14 +165,38 @@ async def test_frames_held_when_the_transport_closes_are_dropped() -> None:
 async def test_reading_pauses_and_resumes_on_queued_bytes() -> None:
     # With decode_text=False a TEXT message's data is bytes: it counts as bytes.
     for decode_text in (True, False):
-        ws, flow = connect(read_limit=200, decode_text=decode_text)
+        ws, flow = connect(read_limit=200 + 6 * 128, decode_text=decode_text)
         conn = ws._conn
         payload = "é".encode() * 30  # 60 bytes, 30 characters
         conn.feed(frames(*[(TEXT, payload)] * 3))
         conn.feed(frames(*[(TEXT, payload)] * 3))
-        assert flow.reading is decode_text  # 180 characters, or 360 bytes
+        # 180 characters or 360 bytes, and 128 for each message.
+        assert flow.reading is decode_text
         got = [await ws.receive() for _ in range(6)]
         assert all(m.type is WSMsgType.TEXT for m in got)
+        assert flow.reading
+        assert conn._queued == 0
+
+
+async def test_empty_and_control_frames_count_towards_the_read_limit() -> None:
+    # A flood of frames without payload must pause reading too (each message counts
+    # 128 bytes besides its payload): pings wait in the queue until receive() runs.
+    for opcode in (TEXT, BINARY, PING, PONG):
+        ws, flow = connect(read_limit=128 * 10)
+        conn = ws._conn
+        conn.feed(frames(*[(opcode, b"")] * 10))
+        assert flow.reading
+        conn.feed(frames((opcode, b"")))
+        assert not flow.reading
+        if opcode in (PING, PONG):
+            conn.feed(frames((TEXT, b"last")))
+            assert (await ws.receive()).data == "last"  # autoping takes them on the way
+            await turns()
+            answers = [(PONG, b"")] * 11 if opcode == PING else []
+            assert flow.transport.frames() == answers
+        else:
+            for _ in range(11):
+                await ws.receive()
         assert flow.reading
         assert conn._queued == 0
 
