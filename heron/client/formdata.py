@@ -8,12 +8,21 @@ streamed, never read into memory at once.
 from __future__ import annotations
 
 import io
+import mimetypes
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from pathlib import PurePath
 from typing import Any
 from urllib.parse import urlencode
 
-from .request import BytesPayload, FilePayload, Payload
+from .request import (
+    BodyWriter,
+    BytesPayload,
+    FilePayload,
+    ForeignPayload,
+    Payload,
+    is_foreign_payload,
+)
 
 __all__ = ("FormData", "MultipartPayload")
 
@@ -39,13 +48,26 @@ class MultipartPayload(Payload):
                 size += len(self._boundary) + 4 + len(head) + payload.size + 2
         super().__init__(f"multipart/form-data; boundary={boundary}", size)
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def write_to(self, writer: BodyWriter) -> None:
         for head, payload in self._parts:
-            yield b"--" + self._boundary + b"\r\n" + head
-            async for piece in payload.chunks():
-                yield piece
-            yield b"\r\n"
-        yield b"--" + self._boundary + b"--\r\n"
+            await writer.write(b"--" + self._boundary + b"\r\n" + head)
+            await payload.write_to(writer)
+            await writer.write(b"\r\n")
+        await writer.write(b"--" + self._boundary + b"--\r\n")
+
+
+def _is_file(value: object) -> bool:
+    return isinstance(value, io.IOBase) or (
+        hasattr(value, "read") and not is_foreign_payload(value) and not isinstance(value, Payload)
+    )
+
+
+def guess_filename(obj: object, default: str) -> str:
+    """The base name of a file object's ``name`` (not ``<stdin>``-like ones), else ``default``."""
+    name = getattr(obj, "name", None)
+    if isinstance(name, str) and name and not (name[0] == "<" and name[-1] == ">"):
+        return PurePath(name).name
+    return default
 
 
 class FormData:
@@ -65,6 +87,8 @@ class FormData:
         self._quote_fields = quote_fields
         if isinstance(fields, Mapping):
             fields = list(fields.items())
+        elif not isinstance(fields, (list, tuple)):
+            fields = (fields,)
         self.add_fields(*fields)
 
     @property
@@ -81,11 +105,12 @@ class FormData:
         content_transfer_encoding: str | None = None,
     ) -> None:
         """Add one field; a file-like value (or a filename/content type) makes it multipart."""
-        if isinstance(value, io.IOBase) or hasattr(value, "read"):
+        if _is_file(value):
             self._is_multipart = True
             if filename is None:
-                raw_name = getattr(value, "name", None)
-                filename = raw_name.rsplit("/", 1)[-1] if isinstance(raw_name, str) else name
+                filename = guess_filename(value, name)
+        elif isinstance(value, Payload) or is_foreign_payload(value):
+            self._is_multipart = True
         elif isinstance(value, (bytes, bytearray, memoryview)):
             self._is_multipart = True
             if filename is None and content_type is None:
@@ -95,7 +120,8 @@ class FormData:
         self._fields.append((name, value, content_type, filename))
 
     def add_fields(self, *fields: Any) -> None:
-        """Add ``(name, value)`` pairs, mappings of them, or other FormData."""
+        """Add ``(name, value)`` pairs, mappings of them, open files (named after the
+        file), or other FormData."""
         for field in fields:
             if isinstance(field, FormData):
                 self._fields.extend(field._fields)
@@ -103,9 +129,16 @@ class FormData:
             elif isinstance(field, Mapping):
                 for name, value in field.items():
                     self.add_field(name, value)
-            else:
+            elif isinstance(field, io.IOBase):
+                self.add_field(guess_filename(field, "unknown"), field)
+            elif isinstance(field, (list, tuple)) and len(field) == 2:
                 name, value = field
                 self.add_field(name, value)
+            else:
+                raise TypeError(
+                    "Only io.IOBase, mappings and (name, value) pairs are form fields; "
+                    f"use add_field() for more options, got {field!r}"
+                )
 
     def __call__(self) -> Payload:
         """The body payload (as aiohttp's ``FormData()`` call)."""
@@ -122,15 +155,33 @@ class FormData:
             disposition = f'form-data; name="{_quote(name)}"'
             if filename is not None:
                 disposition += f'; filename="{_quote(filename)}"'
+            if content_type is None and filename is not None:
+                content_type = mimetypes.guess_type(filename)[0]
             payload: Payload
             if isinstance(value, (bytes, bytearray, memoryview)):
                 payload = BytesPayload(bytes(value), content_type or "application/octet-stream")
             elif isinstance(value, str):
                 payload = BytesPayload(value.encode(charset), content_type)
-            else:
+            elif isinstance(value, Payload):
+                payload = value
+            elif is_foreign_payload(value):
+                payload = ForeignPayload(value)
+            elif _is_file(value):
                 payload = FilePayload(value, content_type or "application/octet-stream")
+            else:
+                raise TypeError(f"Cannot send {type(value).__name__!r} as a multipart field")
             head = f"Content-Disposition: {disposition}\r\n"
-            if content_type is not None or filename is not None:
+            if payload is value or isinstance(payload, ForeignPayload):
+                # A payload object brings its own headers (its type unless given here).
+                for key, val in payload.header_items():
+                    low = key.lower()
+                    if low == "content-type" and content_type is not None:
+                        val = content_type
+                    if low not in ("content-disposition", "content-length"):
+                        head += f"{key}: {val}\r\n"
+                if content_type is not None and payload.content_type is None:
+                    head += f"Content-Type: {content_type}\r\n"
+            elif content_type is not None or filename is not None:
                 head += f"Content-Type: {payload.content_type}\r\n"
             parts.append(((head + "\r\n").encode(charset), payload))
         return MultipartPayload(parts, uuid.uuid4().hex)

@@ -492,6 +492,11 @@ class ClientProtocol(asyncio.Protocol):
             self._should_close = True
             self._finish_message()
         except httptools.HttpParserError as exc:
+            if self._message_done and not self._failed:
+                # llhttp stops after a complete 101 that named no Upgrade ("Pause on
+                # CONNECT/Upgrade"): the response is whole, what follows is not HTTP.
+                self._should_close = True
+                return
             if self._payload is None:
                 self._fail(BadResponseError(f"Invalid response: {exc}"))
             else:

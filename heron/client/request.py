@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import io
 import json as jsonlib
 import os
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
-from typing import Any, BinaryIO, TextIO
-from urllib.parse import urlencode
+from typing import Any, BinaryIO, Protocol, TextIO
 
 from .protocol import ClientProtocol
 
 __all__ = (
     "AsyncIterablePayload",
+    "BodyWriter",
     "BytesPayload",
     "FilePayload",
+    "ForeignPayload",
     "Payload",
+    "is_foreign_payload",
     "make_payload",
     "serialize_head",
     "validate_header",
@@ -41,18 +44,29 @@ def validate_header(name: str, value: str) -> None:
         raise ValueError(f"Newline or NUL in value of header {name!r}")
 
 
-def serialize_head(method: str, target: str, headers: Iterable[tuple[str, str]]) -> bytes:
+def serialize_head(
+    method: str,
+    target: str,
+    headers: Iterable[tuple[str, str]],
+    version: tuple[int, int] = (1, 1),
+) -> bytes:
     """Return the request line and header block, validated, as bytes."""
     if not _TOKEN_RE.fullmatch(method):
         raise ValueError(f"Invalid method {method!r}")
     if not target or _BAD_TARGET_RE.search(target):
         raise ValueError(f"Invalid request target {target!r}")
-    parts = [f"{method} {target} HTTP/1.1\r\n"]
+    parts = [f"{method} {target} HTTP/{version[0]}.{version[1]}\r\n"]
     for name, value in headers:
         validate_header(name, value)
         parts.append(f"{name}: {value}\r\n")
     parts.append("\r\n")
     return "".join(parts).encode("utf-8", "surrogateescape")
+
+
+class BodyWriter(Protocol):
+    """Where a payload writes its bytes (aiohttp's payloads call ``await writer.write(b)``)."""
+
+    async def write(self, chunk: bytes) -> None: ...
 
 
 class Payload:
@@ -72,6 +86,17 @@ class Payload:
     def chunks(self) -> AsyncIterator[bytes]:
         """Yield the body's bytes."""
         raise NotImplementedError
+
+    def header_items(self) -> Iterable[tuple[str, str]]:
+        """Headers the body brings to the request (unless the caller set them)."""
+        if self.content_type:
+            return (("Content-Type", self.content_type),)
+        return ()
+
+    async def write_to(self, writer: BodyWriter) -> None:
+        """Write the body's bytes to ``writer``."""
+        async for piece in self.chunks():
+            await writer.write(piece)
 
     def rewind(self) -> None:
         """Prepare to send the body again (only for replayable payloads)."""
@@ -152,12 +177,67 @@ class FilePayload(Payload):
             yield piece.encode("utf-8") if isinstance(piece, str) else piece
 
 
+_FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding"})
+
+
+def is_foreign_payload(obj: object) -> bool:
+    """True for a payload object of aiohttp's API (``aiohttp.payload.Payload``,
+    ``MultipartWriter``): ``headers``, ``size`` and ``async write(writer)``."""
+    return (
+        not isinstance(obj, (io.IOBase, Payload))
+        and hasattr(obj, "headers")
+        and hasattr(obj, "size")
+        and inspect.iscoroutinefunction(getattr(obj, "write", None))
+    )
+
+
+class ForeignPayload(Payload):
+    """A body given as an aiohttp payload object (what ``aiohttp.FormData()`` returns, a
+    ``MultipartWriter``...): its headers go on the request and it writes itself."""
+
+    __slots__ = ("_headers", "_obj")
+
+    def __init__(self, obj: Any) -> None:
+        raw = obj.headers
+        headers = [(str(k), str(v)) for k, v in raw.items()] if raw else []
+        ctype = next((v for k, v in headers if k.lower() == "content-type"), None)
+        size = obj.size
+        super().__init__(ctype, size if isinstance(size, int) else None)
+        self._obj = obj
+        self._headers = [(k, v) for k, v in headers if k.lower() not in _FRAMING_HEADERS]
+
+    def header_items(self) -> Iterable[tuple[str, str]]:
+        return self._headers
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        chunks: list[bytes] = []
+
+        class _Collect:
+            async def write(self, chunk: bytes) -> None:
+                chunks.append(bytes(chunk))
+
+        await self._obj.write(_Collect())
+        for piece in chunks:
+            yield piece
+
+    async def write_to(self, writer: BodyWriter) -> None:
+        await self._obj.write(writer)
+
+
 def _is_form(data: object) -> bool:
     if isinstance(data, Mapping):
         return True
     if isinstance(data, (list, tuple)):
-        return all(isinstance(item, (list, tuple)) and len(item) == 2 for item in data)
+        return all(
+            isinstance(item, io.IOBase) or (isinstance(item, (list, tuple)) and len(item) == 2)
+            for item in data
+        )
     return False
+
+
+def _is_form_builder(data: object) -> bool:
+    # aiohttp's FormData: calling it returns the body payload.
+    return callable(data) and hasattr(data, "add_field") and hasattr(data, "add_fields")
 
 
 def make_payload(data: Any, json: Any, dumps: JSONEncoder = jsonlib.dumps) -> Payload | None:
@@ -178,10 +258,16 @@ def make_payload(data: Any, json: Any, dumps: JSONEncoder = jsonlib.dumps) -> Pa
         return BytesPayload(bytes(data), "application/octet-stream")
     if isinstance(data, str):
         return BytesPayload(data.encode("utf-8"), "text/plain; charset=utf-8")
+    if _is_form_builder(data):
+        data = data()
+    if is_foreign_payload(data):
+        return ForeignPayload(data)
     if _is_form(data):
-        items = data.items() if isinstance(data, Mapping) else data
-        body = urlencode([(str(k), str(v)) for k, v in items])
-        return BytesPayload(body.encode("ascii"), "application/x-www-form-urlencoded")
+        # Fields (a mapping, (name, value) pairs, open files): urlencoded, or
+        # multipart/form-data when a value is a file, as aiohttp does.
+        from .formdata import FormData  # formdata imports this module
+
+        return FormData(data).to_payload()
     if isinstance(data, io.IOBase) or hasattr(data, "read"):
         return FilePayload(data, "application/octet-stream")
     if isinstance(data, AsyncIterable):
@@ -189,15 +275,28 @@ def make_payload(data: Any, json: Any, dumps: JSONEncoder = jsonlib.dumps) -> Pa
     raise TypeError(f"Cannot send {type(data).__name__!r} as a request body")
 
 
+class _ConnectionWriter:
+    """The :class:`BodyWriter` over a connection: frames chunks, waits for drain."""
+
+    __slots__ = ("_chunked", "_proto")
+
+    def __init__(self, proto: ClientProtocol, chunked: bool) -> None:
+        self._proto = proto
+        self._chunked = chunked
+
+    async def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        if not chunk:
+            return
+        piece = bytes(chunk)
+        if self._chunked:
+            self._proto.write(b"%x\r\n%b\r\n" % (len(piece), piece))
+        else:
+            self._proto.write(piece)
+        await self._proto.drain()
+
+
 async def write_body(proto: ClientProtocol, payload: Payload, *, chunked: bool) -> None:
     """Write ``payload`` to the connection, honouring write flow control."""
-    async for piece in payload.chunks():
-        if not piece:
-            continue
-        if chunked:
-            proto.write(b"%x\r\n%b\r\n" % (len(piece), piece))
-        else:
-            proto.write(piece)
-        await proto.drain()
+    await payload.write_to(_ConnectionWriter(proto, chunked))
     if chunked:
         proto.write(b"0\r\n\r\n")

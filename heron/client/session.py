@@ -36,7 +36,7 @@ from .exceptions import (
     ServerTimeoutError,
     TooManyRedirects,
 )
-from .protocol import BadResponseError, ClientProtocol
+from .protocol import BadResponseError, ClientProtocol, HttpVersion
 from .request import BytesPayload, JSONEncoder, Payload, make_payload, serialize_head, write_body
 from .response import ClientResponse
 from .timeouts import DEFAULT_TIMEOUT, ClientTimeout
@@ -67,6 +67,25 @@ class RequestContextManager(AwaitableContext[ClientResponse]):
     """Awaitable for the response, or ``async with`` it to release the response at exit."""
 
     __slots__ = ()
+
+
+_HTTP10 = HttpVersion(1, 0)
+_HTTP11 = HttpVersion(1, 1)
+
+
+def _parse_version(version: tuple[int, int] | str) -> HttpVersion:
+    """``HttpVersion(1, 0)``, ``(1, 1)`` or ``"1.0"`` -> an HttpVersion (1.0 or 1.1 only)."""
+    if isinstance(version, str):
+        major, _, minor = version.partition(".")
+        try:
+            parsed = HttpVersion(int(major), int(minor))
+        except ValueError:
+            raise ValueError(f"Can not parse http version number: {version}") from None
+    else:
+        parsed = HttpVersion(*version)
+    if parsed not in (_HTTP10, _HTTP11):
+        raise ValueError(f"Unsupported HTTP version {version!r} (1.0 and 1.1 are)")
+    return parsed
 
 
 def _remaining(deadline: float | None, loop: asyncio.AbstractEventLoop) -> float | None:
@@ -115,7 +134,9 @@ class ClientSession:
         auto_decompress: bool = True,
         read_bufsize: int = 2**16,
         requote_redirect_url: bool = True,
+        version: tuple[int, int] | str = _HTTP11,
     ) -> None:
+        self._version = _parse_version(version)
         if base_url is None or isinstance(base_url, URL):
             self._base_url = base_url
         else:
@@ -168,6 +189,11 @@ class ClientSession:
     def headers(self) -> CIMultiDict[str]:
         """Headers sent with every request."""
         return self._default_headers
+
+    @property
+    def version(self) -> HttpVersion:
+        """The HTTP version of requests (``HttpVersion(1, 1)`` unless given)."""
+        return self._version
 
     @property
     def timeout(self) -> ClientTimeout:
@@ -274,6 +300,7 @@ class ClientSession:
         ssl: ssl.SSLContext | bool | None = None,
         read_bufsize: int | None = None,
         auto_decompress: bool | None = None,
+        version: tuple[int, int] | str | None = None,
     ) -> ClientResponse:
         if self.closed:
             raise RuntimeError("Session is closed")
@@ -301,6 +328,7 @@ class ClientSession:
             expect100=expect100,
             read_bufsize=self._read_bufsize if read_bufsize is None else read_bufsize,
             auto_decompress=(self._auto_decompress if auto_decompress is None else auto_decompress),
+            version=self._version if version is None else _parse_version(version),
         )
         history: list[ClientResponse] = []
         while True:
@@ -400,9 +428,9 @@ class ClientSession:
             if method in _EMPTY_BODY_LENGTH_METHODS and hdrs.CONTENT_LENGTH not in headers:
                 headers[hdrs.CONTENT_LENGTH] = "0"
             return headers
-        ctype = payload.content_type
-        if ctype and hdrs.CONTENT_TYPE not in headers and hdrs.CONTENT_TYPE not in skip:
-            headers[hdrs.CONTENT_TYPE] = ctype
+        for key, val in payload.header_items():
+            if key not in headers and key not in skip:
+                headers[key] = val
         te = headers.get(hdrs.TRANSFER_ENCODING, "").lower()
         if chunked or "chunked" in te:
             if hdrs.CONTENT_LENGTH in headers:
@@ -471,6 +499,7 @@ class _Exchange:
         "_session",
         "_ssl",
         "_timeout",
+        "_version",
     )
 
     def __init__(
@@ -485,8 +514,10 @@ class _Exchange:
         expect100: bool,
         read_bufsize: int,
         auto_decompress: bool,
+        version: HttpVersion,
     ) -> None:
         self._session = session
+        self._version = version
         self._loop = loop
         self._timeout = timeout
         self._deadline = deadline
@@ -541,10 +572,17 @@ class _Exchange:
         history: list[ClientResponse],
     ) -> ClientResponse:
         proto = conn.protocol
-        head = serialize_head(method, url.raw_path_qs or "/", headers.items())
+        if self._version == _HTTP10 and hdrs.CONNECTION not in headers:
+            # HTTP/1.0 closes after each response unless asked (as aiohttp's client does).
+            headers = CIMultiDict(headers)
+            if not self._session._connector_or_fail().force_close:
+                headers[hdrs.CONNECTION] = "keep-alive"
+        head = serialize_head(method, url.raw_path_qs or "/", headers.items(), self._version)
         chunked = headers.get(hdrs.TRANSFER_ENCODING, "").lower() == "chunked"
+        # The header goes even without a body (the server's expect handler still runs);
+        # only a body waits for the 100 Continue.
         expect = self._expect100 and payload is not None
-        if expect:
+        if self._expect100:
             head = head[:-2] + b"Expect: 100-continue\r\n\r\n"
         fut = proto.begin(
             skip_body=method == hdrs.METH_HEAD,
