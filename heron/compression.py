@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from fnmatch import translate
-from typing import Any
+from typing import Any, TypeGuard
 
 from . import hdrs, web
 
@@ -125,6 +125,15 @@ def _weight(weights: dict[str, float], coding: str) -> float:
     return _UNLISTED_IDENTITY if coding == "identity" else 0.0
 
 
+def _in_memory(response: web.StreamResponse) -> TypeGuard[web.Response]:
+    """A Response whose whole body is bytes (not streamed): compressed in one piece."""
+    return (
+        isinstance(response, web.Response)
+        and not response.chunked
+        and isinstance(response.body, (bytes, type(None)))
+    )
+
+
 def _add_vary(headers: Any, token: str) -> None:
     listed = {v.strip().lower() for h in headers.getall(hdrs.VARY, ()) for v in h.split(",")}
     if "*" not in listed and token.lower() not in listed:
@@ -189,7 +198,7 @@ class Compression:
         coding = self.negotiate(request.headers.get(hdrs.ACCEPT_ENCODING, ""))
         if coding is None:
             return
-        if isinstance(response, web.Response) and not response.chunked:
+        if _in_memory(response):
             await self._compress_body(response, coding)
         else:
             response.enable_compression(web.ContentCoding(coding))
@@ -209,7 +218,7 @@ class Compression:
             return False
         if not self.compressible(response.content_type):
             return False
-        if isinstance(response, web.Response) and not response.chunked:
+        if _in_memory(response):
             size: int | None = len(response.body or b"")
         else:
             size = response.content_length

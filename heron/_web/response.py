@@ -13,6 +13,7 @@ import datetime
 import enum
 import json
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from concurrent.futures import Executor
@@ -28,6 +29,7 @@ from .._proto.codings import Compressor, available, make_compressor, negotiate
 from .._proto.serialize import reason_phrase, serialize_head, status_line
 from .._util.dates import http_date
 from .._util.fastjson import dumps as _fast_dumps
+from .payloads import BodyPayload, make_payload
 from .state import StateMapping
 
 if TYPE_CHECKING:
@@ -455,10 +457,16 @@ class StreamResponse(StateMapping[str]):
         keep_alive = self._keep_alive
         if keep_alive is None:
             keep_alive = self._keep_alive = request.keep_alive
-        if self._status in _NO_BODY_STATUSES:
+        status = self._status
+        if status in _NO_BODY_STATUSES:
             headers.pop(hdrs.CONTENT_LENGTH, None)
             headers.pop(hdrs.TRANSFER_ENCODING, None)
-        elif hdrs.CONTENT_TYPE not in headers:
+        elif (
+            hdrs.CONTENT_TYPE not in headers
+            and status >= 200
+            and headers.get(hdrs.CONTENT_LENGTH) != "0"
+        ):
+            # A body of unknown type (RFC 9110 §8.3); an empty one has no type at all.
             headers[hdrs.CONTENT_TYPE] = "application/octet-stream"
         if request.version == (1, 1):
             if not keep_alive:
@@ -532,7 +540,13 @@ class StreamResponse(StateMapping[str]):
         return out + compressor.flush() if final else out
 
     async def drain(self) -> None:
-        """Wait until the peer has taken what was written."""
+        """Wait until the peer has taken what was written (deprecated, as in aiohttp:
+        ``write()`` already waits)."""
+        warnings.warn(
+            "drain method is deprecated, use await resp.write()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         if self._writer is None:
             raise RuntimeError("Response has not been started")
         await self._writer.drain()
@@ -589,7 +603,13 @@ def _learn_type(content_type: str, text: bool) -> None:
 
 
 class Response(StreamResponse):
-    """A response with its whole body known up front (``body=`` or ``text=``)."""
+    """A response with its whole body known up front (``body=`` or ``text=``).
+
+    ``body`` may also be streamed: an async iterable, a file object or another payload
+    (see :mod:`heron._web.payloads`), sent with ``Content-Length`` when its size is known.
+    """
+
+    _payload: BodyPayload | None = None
 
     def __init__(
         self,
@@ -672,11 +692,15 @@ class Response(StreamResponse):
             self.body = body
 
     @property
-    def body(self) -> bytes | None:
-        return self._body
+    def body(self) -> Any:
+        """The body's bytes, or the streamed body object it was given."""
+        payload = self._payload
+        return payload.value if payload is not None else self._body
 
     @body.setter
     def body(self, body: Any) -> None:
+        if self._payload is not None:
+            self._payload = None
         if body is None:
             self._body = None
         elif isinstance(body, (bytes, bytearray, memoryview)):
@@ -687,10 +711,20 @@ class Response(StreamResponse):
                 self._headers[hdrs.CONTENT_TYPE] = f"text/plain; charset={charset}"
             self._body = body.encode(charset)
         else:
-            raise ValueError(f"Unsupported body type {type(body).__name__}")
+            payload = make_payload(body)
+            self._body = None
+            self._payload = payload
+            headers = self._headers
+            if hdrs.CONTENT_TYPE not in headers:
+                headers[hdrs.CONTENT_TYPE] = payload.content_type
+            for name, value in payload.headers:
+                if name not in headers:
+                    headers[name] = value
 
     @property
     def text(self) -> str | None:
+        if self._payload is not None:
+            return self._payload.decode(self.charset or "utf-8")
         if self._body is None:
             return None
         return self._body.decode(self.charset or "utf-8")
@@ -704,7 +738,10 @@ class Response(StreamResponse):
             # ends with when there is no Content-Type, without parsing it back twice.
             self._headers[hdrs.CONTENT_TYPE] = "text/plain; charset=utf-8"
             self._body = text.encode("utf-8")
+            if self._payload is not None:
+                self._payload = None
             return
+        self._payload = None
         if self.content_type == "application/octet-stream":
             self.content_type = "text/plain"
         if self.charset is None:
@@ -717,6 +754,8 @@ class Response(StreamResponse):
             return None
         if hdrs.CONTENT_LENGTH in self._headers:
             return super().content_length
+        if self._payload is not None:
+            return None if self._compression else self._payload.size
         return len(self._body) if self._body is not None else 0
 
     @content_length.setter
@@ -725,6 +764,9 @@ class Response(StreamResponse):
 
     async def write_eof(self, data: bytes = b"") -> None:
         if self._eof_sent:
+            return
+        if self._payload is not None:
+            await self._write_payload(self._payload)
             return
         body = self._body or b""
         if self._compressor is not None:
@@ -738,6 +780,38 @@ class Response(StreamResponse):
         await writer.write_eof(body)
         self._eof_sent = True
 
+    async def _write_payload(self, payload: BodyPayload) -> None:
+        """Send a streamed body, then finish; at most the declared Content-Length."""
+        if self._writer is None:
+            raise RuntimeError("Response has not been started")
+        try:
+            if not self._must_be_empty_body:
+                declared = None if self._chunked else self.content_length
+                if declared is None:
+                    await payload.write(self.write)
+                else:
+                    await self._write_declared(payload, declared)
+        finally:
+            await payload.close()
+        await StreamResponse.write_eof(self)
+
+    async def _write_declared(self, payload: BodyPayload, declared: int) -> None:
+        left = declared
+
+        async def write(data: bytes) -> None:
+            nonlocal left
+            if len(data) > left:
+                data = data[:left]
+            left -= len(data)
+            if data:
+                await self.write(data)
+
+        await payload.write(write)
+        if left:
+            # Fewer bytes than the head announced: the client can only tell from the
+            # connection closing.
+            self._keep_alive = False
+
     def _start(self, request: BaseRequest) -> ResponseWriter:
         if (
             not self._chunked
@@ -745,12 +819,21 @@ class Response(StreamResponse):
             and hdrs.CONTENT_LENGTH not in self._headers
             and self._status not in _NO_BODY_STATUSES
         ):
-            self._headers[hdrs.CONTENT_LENGTH] = str(len(self._body)) if self._body else "0"
+            payload = self._payload
+            if payload is None:
+                self._headers[hdrs.CONTENT_LENGTH] = str(len(self._body)) if self._body else "0"
+            elif payload.size is not None:
+                self._headers[hdrs.CONTENT_LENGTH] = str(payload.size)
         return super()._start(request)
 
     async def _send(self, request: BaseRequest) -> None:
         self._claim(request)
-        if request._has_prepare_hooks or self._compression or self._chunked:
+        if (
+            request._has_prepare_hooks
+            or self._compression
+            or self._chunked
+            or self._payload is not None
+        ):
             await self.prepare(request)
             await self.write_eof()
             return
