@@ -167,7 +167,8 @@ class HTTPMove(HTTPRedirection):
         super().__init__(
             headers=headers, reason=reason, body=body, text=text, content_type=content_type
         )
-        self.headers[hdrs.LOCATION] = str(location)
+        # As aiohttp: through yarl, which percent-encodes what a header cannot carry (CR, LF).
+        self.headers[hdrs.LOCATION] = str(URL(location))
         self.location = location
 
 

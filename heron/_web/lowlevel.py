@@ -3,7 +3,10 @@
 ``Server(handler)`` is an asyncio protocol factory.  For each request it
 builds a request object, awaits ``handler(request)``, and sends the response
 the handler returned (or raised, for HTTP exceptions).  Any other exception
-becomes a 500 whose body carries no traceback; the traceback is logged.
+becomes a 500 whose body carries no traceback (aiohttp's text, or its HTML page when
+the client accepts ``text/html``); the traceback is logged.  A ``TimeoutError`` out of
+the handler is a 504, as in aiohttp, unless the request body stopped arriving
+(``body_timeout``): that is a 500 and the connection closes.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .. import hdrs
 from .._io.config import ServerConfig
 from .._io.protocol import HttpProtocol
 from .._io.registry import ConnectionRegistry
@@ -22,7 +26,7 @@ from .._io.writer import ResponseWriter
 from .._proto.errors import RequestPayloadError
 from .._proto.h1 import RequestHead
 from .._util.dates import DateCache
-from .exceptions import HTTPException, HTTPInternalServerError
+from .exceptions import HTTPException, HTTPGatewayTimeout, HTTPInternalServerError
 from .log import AbstractAccessLogger, AccessLogger, access_logger
 from .request import BaseRequest
 from .response import StreamResponse
@@ -42,6 +46,25 @@ _IGNORED_KEYS = frozenset({"debug", "timeout_ceil_threshold", "auto_decompress",
 
 #: The low-level protocol class, under aiohttp's name.
 RequestHandler = HttpProtocol
+
+_ERROR_TITLE = "500 Internal Server Error"
+_ERROR_MESSAGE = "Server got itself in trouble"
+_ERROR_TEXT = f"{_ERROR_TITLE}\n\n{_ERROR_MESSAGE}"
+_ERROR_HTML = (
+    f"<html><head><title>{_ERROR_TITLE}</title></head><body>\n"
+    f"<h1>{_ERROR_TITLE}</h1>\n{_ERROR_MESSAGE}\n</body></html>\n"
+)
+
+
+def internal_error(request: BaseRequest) -> HTTPInternalServerError:
+    """The 500 for a failed handler: aiohttp's page, as HTML if the client accepts it."""
+    try:
+        html = "text/html" in request.headers.get(hdrs.ACCEPT, "")
+    except Exception:  # a hand-made request without usable headers
+        html = False
+    if html:
+        return HTTPInternalServerError(text=_ERROR_HTML, content_type="text/html")
+    return HTTPInternalServerError(text=_ERROR_TEXT)
 
 
 class Server:
@@ -122,6 +145,14 @@ class Server:
         if not finished:
             await response.write_eof()
 
+    def _log_error(self, request: BaseRequest, exc: BaseException) -> None:
+        # aiohttp's message and arguments (log filters and tests match on them).
+        try:
+            remote = request.remote
+        except Exception:  # a hand-made request without a transport
+            remote = None
+        self.logger.exception("Error handling request from %s", remote, exc_info=exc)
+
     def _make_request(
         self,
         head: RequestHead,
@@ -157,25 +188,39 @@ class Server:
             self.logger.debug("Request aborted: %r", exc)
             if writer.eof or writer.output_size:
                 return False
-            response = HTTPInternalServerError()
+            response = internal_error(request)
             response.force_close()
+        except asyncio.TimeoutError as exc:
+            stalled = not payload.is_eof()
+            if stalled or writer.eof or writer.output_size:
+                self._log_error(request, exc)
+                if writer.eof or writer.output_size:
+                    return False
+                # The body stopped arriving (body_timeout): waiting lingering_time for the
+                # rest of it would only hold the connection for a stalled peer.
+                response = internal_error(request)
+                response.force_close()
+            else:
+                self.logger.debug("Request handler timed out.", exc_info=exc)
+                response = HTTPGatewayTimeout()
         except Exception as exc:
-            self.logger.exception("Error handling request %s %s", head.method, head.path)
+            self._log_error(request, exc)
             if writer.eof or writer.output_size:
                 # The head is out already: only closing can tell the client.
                 return False
-            response = HTTPInternalServerError()
-            if isinstance(exc, asyncio.TimeoutError) and not payload.is_eof():
-                # The body stopped arriving (body_timeout): waiting lingering_time for the
-                # rest of it would only hold the connection for a stalled peer.
-                response.force_close()
+            response = internal_error(request)
+        except BaseException:
+            # SystemExit, KeyboardInterrupt and the like go on up; the client is not left
+            # waiting for an answer that will never come.
+            protocol.close()
+            raise
         if not isinstance(response, StreamResponse):
             self.logger.error(
                 "Web handler %r returned %r: handlers must return a StreamResponse",
                 self.request_handler,
                 response,
             )
-            response = HTTPInternalServerError()
+            response = internal_error(request)
         try:
             if response._writer is None and not response._eof_sent:
                 # PERF: "plaintext": the common case without the _send coroutine around it.
@@ -189,7 +234,7 @@ class Server:
             self.logger.exception("Error sending the response to %s %s", head.method, head.path)
             if writer.output_size:
                 return False
-            response = HTTPInternalServerError()
+            response = internal_error(request)
             await self._send(request, response, writer)
         if access is not None:
             access.log(request, response, time.perf_counter() - started)

@@ -12,6 +12,7 @@ import datetime
 import json
 import socket
 import string
+import warnings
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from http.cookies import CookieError, SimpleCookie
@@ -475,7 +476,8 @@ class BaseRequest(StateMapping[str]):
 
     @property
     def has_body(self) -> bool:
-        """Deprecated alias of ``can_read_body``."""
+        """Deprecated alias of ``can_read_body`` (warns, as in aiohttp)."""
+        warnings.warn("Deprecated, use .can_read_body #2005", DeprecationWarning, stacklevel=2)
         return not self.content.at_eof()
 
     @property

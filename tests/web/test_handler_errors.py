@@ -1,0 +1,145 @@
+"""What a client gets when a handler fails, and the small response details aiohttp apps
+see: aiohttp's 500 page (text, or HTML for browsers, never a traceback), 504 for a
+handler's TimeoutError, no Content-Type on an empty body, safe redirect locations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, NoReturn
+
+import aiohttp
+import pytest
+
+from heron import web
+
+from ..engine.conftest import RawClient, Serve, Started
+
+
+async def _get(port: int, path: str = "/", **kwargs: Any) -> tuple[int, dict[str, str], str]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}{path}", **kwargs) as resp,
+    ):
+        return resp.status, dict(resp.headers), await resp.text()
+
+
+async def test_500_page_text_and_html(serve: Serve, caplog: pytest.LogCaptureFixture) -> None:
+    async def handler(request: web.BaseRequest) -> NoReturn:
+        raise RuntimeError("secret detail")
+
+    port = await serve(handler)
+    with caplog.at_level(logging.ERROR, logger="heron.server"):
+        status, headers, text = await _get(port)
+    assert status == 500
+    assert headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert text == "500 Internal Server Error\n\nServer got itself in trouble"
+    # The traceback is logged (aiohttp's message), never sent.
+    record = next(r for r in caplog.records if r.name == "heron.server")
+    assert record.getMessage() == "Error handling request from 127.0.0.1"
+    assert record.exc_info is not None and "secret detail" in str(record.exc_info[1])
+
+    status, headers, text = await _get(port, headers={"Accept": "text/html,*/*"})
+    assert status == 500
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert text == (
+        "<html><head><title>500 Internal Server Error</title></head><body>\n"
+        "<h1>500 Internal Server Error</h1>\n"
+        "Server got itself in trouble\n"
+        "</body></html>\n"
+    )
+    assert "secret" not in text and "Traceback" not in text
+
+
+async def test_handler_timeout_is_504(serve: Serve, caplog: pytest.LogCaptureFixture) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        await asyncio.wait_for(asyncio.sleep(10), 0.01)  # an upstream call took too long
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    port = await serve(app)
+    with caplog.at_level(logging.DEBUG, logger="heron.server"):
+        status, _, text = await _get(port)
+    assert status == 504
+    assert text == "504: Gateway Timeout"
+    messages = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "heron.server"]
+    assert (logging.DEBUG, "Request handler timed out.") in messages
+
+
+async def test_base_exception_closes_the_connection(started: Started) -> None:
+    """A BaseException (not an Exception) goes on up; the client is not left waiting."""
+
+    class Stop(BaseException):
+        pass
+
+    async def handler(request: web.BaseRequest) -> web.Response:
+        if request.path == "/stop":
+            raise Stop
+        return web.Response(text="ok")
+
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    try:
+        port, _ = await started(handler)
+        client = await RawClient.connect(port)
+        await client.send(b"GET /stop HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert await client.read_raw() == b""  # closed, no answer
+        client.close()
+        assert (await _get(port))[2] == "ok"  # the server still serves
+    finally:
+        loop.set_exception_handler(None)
+
+
+@pytest.mark.parametrize("status", [200, 201, 404])
+async def test_empty_body_has_no_content_type(serve: Serve, status: int) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        if request.query.get("stream"):
+            response = web.StreamResponse(status=status)
+            response.content_length = 0
+            await response.prepare(request)
+            return response
+        return web.Response(status=status)
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    port = await serve(app)
+    for path in ("/", "/?stream=1"):
+        got, headers, text = await _get(port, path)
+        assert (got, text) == (status, "")
+        assert headers["Content-Length"] == "0"
+        assert "Content-Type" not in headers
+    # A body keeps the default type.
+    assert web.Response(body=b"x").content_type == "application/octet-stream"
+
+
+async def test_redirect_location_is_made_safe(serve: Serve) -> None:
+    async def handler(request: web.Request) -> NoReturn:
+        raise web.HTTPFound(location=request.query["to"])
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    port = await serve(app)
+    client = await RawClient.connect(port)
+    # A location taken from the request: CR LF cannot split the head.
+    await client.send(b"GET /?to=/next%0D%0ASet-Cookie:%20a=b HTTP/1.1\r\nHost: x\r\n\r\n")
+    response, _ = await client.response()
+    assert response.status_code == 302
+    headers = dict(response.headers)
+    assert b"set-cookie" not in headers
+    assert headers[b"location"] == b"/nextSet-Cookie:%20a=b"
+    client.close()
+    assert web.HTTPFound(location="/ä b").headers["Location"] == "/%C3%A4%20b"
+
+
+async def test_has_body_is_deprecated(serve: Serve) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        with pytest.deprecated_call():
+            has_body = request.has_body
+        return web.Response(text=f"{has_body} {request.can_read_body}")
+
+    app = web.Application()
+    app.router.add_route("*", "/", handler)
+    port = await serve(app)
+    assert (await _get(port))[2] == "False False"
