@@ -578,9 +578,9 @@ class BaseRequest(StateMapping[str]):
         At most ``client_max_fields`` parts (0: no limit); whole-part reads such as
         ``part.read()`` are bounded by ``client_max_size``; ``part.read_chunk()`` streams.
         """
-        return self._multipart_reader(max_body_size=0)
+        return self._multipart_reader(max_body_size=0, max_parts=self._client_max_fields)
 
-    def _multipart_reader(self, *, max_body_size: int) -> MultipartReader:
+    def _multipart_reader(self, *, max_body_size: int, max_parts: int) -> MultipartReader:
         config = getattr(self._protocol, "config", None)
         return MultipartReader(
             self.headers,
@@ -588,7 +588,7 @@ class BaseRequest(StateMapping[str]):
             client_max_size=self._client_max_size,
             max_field_size=getattr(config, "max_field_size", 8190),
             max_headers=getattr(config, "max_headers", 128),
-            max_parts=self._client_max_fields,
+            max_parts=max_parts,
             max_size_error_cls=_too_large,
             max_body_size=max_body_size,
         )
@@ -598,7 +598,12 @@ class BaseRequest(StateMapping[str]):
         declared = self._head.content_length
         if limit and declared is not None and declared > limit:
             raise _too_large(limit, declared)
-        reader = self._multipart_reader(max_body_size=limit)
+        max_fields = self._client_max_fields
+        # One part more than allowed reaches read_multipart_form, whose 413 names the
+        # field limit (as aiohttp's does), instead of the parser's 400.
+        reader = self._multipart_reader(
+            max_body_size=limit, max_parts=max_fields + 1 if max_fields > 0 else 0
+        )
         self._post = await read_multipart_form(
             reader,
             max_fields=self._client_max_fields,

@@ -64,7 +64,9 @@ class ETag(NamedTuple):
     is_weak: bool = False
 
 
-_NO_BODY_STATUSES = frozenset({204, 304})
+# Statuses whose responses carry neither a body nor Content-Length/Transfer-Encoding
+# (RFC 9110 §8.6, RFC 9112 §6.1): every 1xx, 204 and 304.
+_NO_BODY_STATUSES = frozenset({*range(100, 200), 204, 304})
 # Compress chunks at least this large in an executor, off the event loop (aiohttp: 4 KiB).
 _COMPRESS_OFFLOAD_SIZE = 32 * 1024
 _REUSED = (
@@ -429,7 +431,7 @@ class StreamResponse(StateMapping[str]):
         writer = self._writer = request._payload_writer
         version = request.version
         head_only = request._method == "HEAD"
-        no_body = head_only or self._status in _NO_BODY_STATUSES or self._status < 200
+        no_body = head_only or self._status in _NO_BODY_STATUSES
         self._must_be_empty_body = no_body
         headers = self._headers
         if self._compression:
@@ -461,11 +463,7 @@ class StreamResponse(StateMapping[str]):
         if status in _NO_BODY_STATUSES:
             headers.pop(hdrs.CONTENT_LENGTH, None)
             headers.pop(hdrs.TRANSFER_ENCODING, None)
-        elif (
-            hdrs.CONTENT_TYPE not in headers
-            and status >= 200
-            and headers.get(hdrs.CONTENT_LENGTH) != "0"
-        ):
+        elif hdrs.CONTENT_TYPE not in headers and headers.get(hdrs.CONTENT_LENGTH) != "0":
             # A body of unknown type (RFC 9110 §8.3); an empty one has no type at all.
             headers[hdrs.CONTENT_TYPE] = "application/octet-stream"
         if request.version == (1, 1):

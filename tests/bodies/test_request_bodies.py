@@ -351,6 +351,21 @@ async def test_too_many_parts_is_rejected(aiohttp_server) -> None:
         assert status in (400, 413)
 
 
+async def test_form_field_limit_answers_413_for_multipart_too(aiohttp_server) -> None:
+    """post() answers a multipart form with a field too many like a urlencoded one: 413
+    naming the limit (aiohttp's answer), not the part parser's 400."""
+    server = await serve(aiohttp_server, client_max_fields=2)
+    form = aiohttp.FormData(default_to_multipart=True)
+    for i in range(3):
+        form.add_field(f"f{i}", "v")
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(server.make_url("/post"), data=form) as resp,
+    ):
+        assert resp.status == 413
+        assert "Maximum number of form fields 2 exceeded" in await resp.text()
+
+
 # ---------------------------------------------------------------------- Content-Encoding
 
 

@@ -114,6 +114,23 @@ async def test_empty_body_has_no_content_type(serve: Serve, status: int) -> None
     assert web.Response(body=b"x").content_type == "application/octet-stream"
 
 
+async def test_no_content_length_on_1xx_and_204(serve: Serve) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=int(request.query["status"]))
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    port = await serve(app)
+    for status in (101, 204):
+        client = await RawClient.connect(port)
+        await client.send(f"GET /?status={status} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        head = (await client.read_raw()).partition(b"\r\n\r\n")[0].lower()
+        assert head.startswith(f"http/1.1 {status} ".encode())
+        assert b"content-length" not in head and b"transfer-encoding" not in head
+        assert b"content-type" not in head
+        client.close()
+
+
 async def test_redirect_location_is_made_safe(serve: Serve) -> None:
     async def handler(request: web.Request) -> NoReturn:
         raise web.HTTPFound(location=request.query["to"])
