@@ -1,47 +1,49 @@
-"""Response body decoders for ``Content-Encoding`` (gzip, deflate)."""
+"""Response body decoders for ``Content-Encoding``: gzip and deflate, ``br`` when the
+``brotli`` package is installed, ``zstd`` when ``compression.zstd`` (or its backport) is.
+
+The client asks for what it can decode (``ACCEPT_ENCODING``, as aiohttp's client does)
+and decodes with the same sans-IO decoders as the server's request bodies.
+"""
 
 from __future__ import annotations
 
-import zlib
+from .._proto.decoding import CONTENT_CODINGS, ContentDecodingError, Decoder, make_content_decoder
 
-__all__ = ("ACCEPT_ENCODING", "ContentDecoder", "make_decoder")
+__all__ = ("ACCEPT_ENCODING", "ContentDecoder", "ContentDecodingError", "make_decoder")
 
-ACCEPT_ENCODING = "gzip, deflate"
+ACCEPT_ENCODING = ", ".join(c for c in ("gzip", "deflate", "br", "zstd") if c in CONTENT_CODINGS)
+
+_PIECE = 2**16
 
 
 class ContentDecoder:
-    """Incrementally decodes a gzip or deflate (zlib or raw) body.
+    """Incrementally decodes a body; raises :class:`ContentDecodingError` on corrupt or
+    truncated input (the caller turns it into a payload error)."""
 
-    Raises ``zlib.error`` on corrupt input; the caller turns it into a payload error.
-    """
+    __slots__ = ("_decoder",)
 
-    __slots__ = ("_obj", "_raw_fallback", "_started")
+    def __init__(self, decoder: Decoder) -> None:
+        self._decoder = decoder
 
-    def __init__(self, encoding: str) -> None:
-        if encoding == "gzip":
-            self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            self._raw_fallback = False
-        else:
-            # "deflate" is meant to be zlib-wrapped, but many servers send raw deflate.
-            self._obj = zlib.decompressobj(zlib.MAX_WBITS)
-            self._raw_fallback = True
-        self._started = False
+    def _drain(self) -> bytes:
+        read = self._decoder.read
+        first = read(_PIECE)
+        if not first:
+            return b""
+        pieces = [first]
+        while piece := read(_PIECE):
+            pieces.append(piece)
+        return b"".join(pieces) if len(pieces) > 1 else first
 
     def decompress(self, data: bytes) -> bytes:
         """Decode one piece of the body."""
-        if not self._started and self._raw_fallback:
-            self._started = True
-            # A zlib stream starts with a CMF byte whose low nibble is 8 (deflate).
-            if data and (data[0] & 0x0F) != 8:
-                self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
-        self._started = True
-        return self._obj.decompress(data)
+        self._decoder.feed(data)
+        return self._drain()
 
     def flush(self) -> bytes:
         """Return what is left once the body has ended."""
-        tail = self._obj.flush()
-        if self._started and not self._obj.eof:
-            raise zlib.error("compressed body ended before its end marker")
+        tail = self._drain()
+        self._decoder.finish()
         return tail
 
 
@@ -49,9 +51,5 @@ def make_decoder(content_encoding: str | None) -> ContentDecoder | None:
     """Return a decoder for ``content_encoding``, or ``None`` for identity/unknown."""
     if not content_encoding:
         return None
-    coding = content_encoding.strip().lower()
-    if coding in ("gzip", "x-gzip"):
-        return ContentDecoder("gzip")
-    if coding == "deflate":
-        return ContentDecoder("deflate")
-    return None
+    decoder = make_content_decoder(content_encoding)
+    return None if decoder is None else ContentDecoder(decoder)

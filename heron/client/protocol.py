@@ -11,7 +11,6 @@ closed connection fails whatever is pending.
 from __future__ import annotations
 
 import asyncio
-import zlib
 from collections.abc import Callable
 from typing import NamedTuple, cast
 
@@ -19,7 +18,7 @@ import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from .._io.streams import StreamReader
-from .decoding import ContentDecoder, make_decoder
+from .decoding import ContentDecoder, ContentDecodingError, make_decoder
 from .exceptions import (
     ClientConnectionResetError,
     ClientOSError,
@@ -463,7 +462,7 @@ class ClientProtocol(asyncio.Protocol):
         if decoder is not None:
             try:
                 body = decoder.decompress(body)
-            except zlib.error as exc:
+            except ContentDecodingError as exc:
                 self._fail(ClientPayloadError(f"Cannot decode content-encoding: {exc}"))
                 return
         payload.feed_data(body)
@@ -542,7 +541,7 @@ class ClientProtocol(asyncio.Protocol):
         if decoder is not None:
             try:
                 payload.feed_data(decoder.flush())
-            except zlib.error as exc:
+            except ContentDecodingError as exc:
                 self._fail(ClientPayloadError(f"Cannot decode content-encoding: {exc}"))
                 return
         self._message_done = True

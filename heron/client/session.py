@@ -146,6 +146,11 @@ class ClientSession:
                 raise ValueError("Only absolute URLs are supported as base_url")
             if not self._base_url.path.endswith("/"):
                 raise ValueError("base_url must have a trailing '/'")
+        if connector is not None and not isinstance(connector, BaseConnector):
+            # e.g. an aiohttp.TCPConnector: its pool speaks aiohttp's protocol objects.
+            raise TypeError(
+                f"connector must be a heron.client connector, not {type(connector).__name__!r}"
+            )
         self._connector: BaseConnector | None = (
             connector if connector is not None else TCPConnector()
         )

@@ -20,7 +20,7 @@ from aiohttp import web as aioweb
 from yarl import URL
 
 from heron import web as heronweb
-from heron.client import ClientSession, FormData, HttpVersion
+from heron.client import ClientPayloadError, ClientSession, FormData, HttpVersion
 
 from .conftest import RawServer, read_request
 
@@ -264,3 +264,55 @@ async def test_101_without_upgrade_header_has_empty_body(
     async with ClientSession() as session, session.get(server.url()) as resp:
         assert resp.status == 101
         assert await resp.read() == b""
+
+
+async def test_foreign_connector_is_refused_early() -> None:
+    connector = aiohttp.TCPConnector()
+    try:
+        with pytest.raises(TypeError, match=r"heron\.client connector"):
+            ClientSession(connector=connector)
+    finally:
+        await connector.close()
+
+
+# ---------------------------------------------------------------------- content codings
+
+
+def _compress(coding: str, data: bytes) -> bytes:
+    if coding == "br":
+        brotli = pytest.importorskip("brotli")
+        return bytes(brotli.compress(data))
+    zstd = pytest.importorskip("backports.zstd")
+    return bytes(zstd.compress(data))
+
+
+@pytest.mark.parametrize("coding", ["br", "zstd"])
+async def test_br_and_zstd_bodies_are_decoded(
+    raw_server: Callable[..., Awaitable[RawServer]], coding: str
+) -> None:
+    body = b"decoded text " * 5000
+    encoded = _compress(coding, body)
+    seen: list[dict[str, str]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            _, headers, _ = await read_request(reader)
+            seen.append(headers)
+            data = encoded if headers.get("x-bad") is None else encoded[:-5]
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n%s"
+                % (coding.encode(), len(data), data)
+            )
+            await writer.drain()
+
+    server = await raw_server(handle)
+    async with ClientSession() as session:
+        async with session.get(server.url()) as resp:
+            assert resp.headers["Content-Encoding"] == coding
+            assert await resp.read() == body
+        async with session.get(server.url(), auto_decompress=False) as resp:
+            assert await resp.read() == encoded
+        with pytest.raises(ClientPayloadError):
+            async with session.get(server.url(), headers={"X-Bad": "1"}) as resp:
+                await resp.read()
+    assert coding in seen[0]["accept-encoding"].split(", ")
