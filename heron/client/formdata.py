@@ -11,7 +11,6 @@ import io
 import mimetypes
 import uuid
 from collections.abc import Iterable, Mapping
-from pathlib import PurePath
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,6 +20,8 @@ from .request import (
     FilePayload,
     ForeignPayload,
     Payload,
+    file_content_type,
+    guess_filename,
     is_foreign_payload,
 )
 
@@ -62,14 +63,6 @@ def _is_file(value: object) -> bool:
     )
 
 
-def guess_filename(obj: object, default: str) -> str:
-    """The base name of a file object's ``name`` (not ``<stdin>``-like ones), else ``default``."""
-    name = getattr(obj, "name", None)
-    if isinstance(name, str) and name and not (name[0] == "<" and name[-1] == ">"):
-        return PurePath(name).name
-    return default
-
-
 class FormData:
     """Form fields to send; files make it ``multipart/form-data``."""
 
@@ -108,7 +101,7 @@ class FormData:
         if _is_file(value):
             self._is_multipart = True
             if filename is None:
-                filename = guess_filename(value, name)
+                filename = guess_filename(value) or name
         elif isinstance(value, Payload) or is_foreign_payload(value):
             self._is_multipart = True
         elif isinstance(value, (bytes, bytearray, memoryview)):
@@ -130,7 +123,7 @@ class FormData:
                 for name, value in field.items():
                     self.add_field(name, value)
             elif isinstance(field, io.IOBase):
-                self.add_field(guess_filename(field, "unknown"), field)
+                self.add_field(guess_filename(field) or "unknown", field)
             elif isinstance(field, (list, tuple)) and len(field) == 2:
                 name, value = field
                 self.add_field(name, value)
@@ -155,19 +148,22 @@ class FormData:
             disposition = f'form-data; name="{_quote(name)}"'
             if filename is not None:
                 disposition += f'; filename="{_quote(filename)}"'
-            if content_type is None and filename is not None:
-                content_type = mimetypes.guess_type(filename)[0]
             payload: Payload
             if isinstance(value, (bytes, bytearray, memoryview)):
-                payload = BytesPayload(bytes(value), content_type or "application/octet-stream")
+                guessed = mimetypes.guess_type(filename)[0] if filename else None
+                payload = BytesPayload(
+                    bytes(value), content_type or guessed or "application/octet-stream"
+                )
             elif isinstance(value, str):
+                if content_type is None and filename is not None:
+                    content_type = f"text/plain; charset={charset}"
                 payload = BytesPayload(value.encode(charset), content_type)
             elif isinstance(value, Payload):
                 payload = value
             elif is_foreign_payload(value):
                 payload = ForeignPayload(value)
             elif _is_file(value):
-                payload = FilePayload(value, content_type or "application/octet-stream")
+                payload = FilePayload(value, content_type or file_content_type(value, filename))
             else:
                 raise TypeError(f"Cannot send {type(value).__name__!r} as a multipart field")
             head = f"Content-Disposition: {disposition}\r\n"

@@ -6,9 +6,11 @@ import asyncio
 import inspect
 import io
 import json as jsonlib
+import mimetypes
 import os
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from pathlib import PurePath
 from typing import Any, BinaryIO, Protocol, TextIO
 
 from .protocol import ClientProtocol
@@ -20,6 +22,8 @@ __all__ = (
     "FilePayload",
     "ForeignPayload",
     "Payload",
+    "file_content_type",
+    "guess_filename",
     "is_foreign_payload",
     "make_payload",
     "serialize_head",
@@ -147,7 +151,10 @@ class FilePayload(Payload):
         start: int | None = None
         try:
             start = file.tell()
-            size = os.fstat(file.fileno()).st_size - start
+            if not isinstance(file, io.TextIOBase):
+                # A text file's size on disk is not its UTF-8 length (newline
+                # translation, other encodings): that one goes chunked.
+                size = os.fstat(file.fileno()).st_size - start
         except (OSError, AttributeError, ValueError):
             if isinstance(file, io.BytesIO):
                 size = len(file.getbuffer()) - (start or 0)
@@ -224,6 +231,26 @@ class ForeignPayload(Payload):
         await self._obj.write(writer)
 
 
+def guess_filename(obj: object, default: str | None = None) -> str | None:
+    """The base name of a file object's ``name`` (not ``<stdin>``-like ones), else ``default``."""
+    name = getattr(obj, "name", None)
+    if isinstance(name, str) and name and not (name[0] == "<" and name[-1] == ">"):
+        return PurePath(name).name
+    return default
+
+
+def file_content_type(file: object, filename: str | None = None) -> str:
+    """The Content-Type of a file body: guessed from its name, else by its kind."""
+    filename = filename or guess_filename(file)
+    if filename is not None:
+        guessed = mimetypes.guess_type(filename)[0]
+        if guessed is not None:
+            return guessed
+    if isinstance(file, io.TextIOBase):
+        return "text/plain; charset=utf-8"
+    return "application/octet-stream"
+
+
 def _is_form(data: object) -> bool:
     if isinstance(data, Mapping):
         return True
@@ -269,7 +296,7 @@ def make_payload(data: Any, json: Any, dumps: JSONEncoder = jsonlib.dumps) -> Pa
 
         return FormData(data).to_payload()
     if isinstance(data, io.IOBase) or hasattr(data, "read"):
-        return FilePayload(data, "application/octet-stream")
+        return FilePayload(data, file_content_type(data))
     if isinstance(data, AsyncIterable):
         return AsyncIterablePayload(data)
     raise TypeError(f"Cannot send {type(data).__name__!r} as a request body")

@@ -316,3 +316,34 @@ async def test_br_and_zstd_bodies_are_decoded(
             async with session.get(server.url(), headers={"X-Bad": "1"}) as resp:
                 await resp.read()
     assert coding in seen[0]["accept-encoding"].split(", ")
+
+
+# ---------------------------------------------------------------------- file bodies
+
+
+async def test_file_body_types_follow_the_file(aio_url: URL, tmp_path: pathlib.Path) -> None:
+    (tmp_path / "pic.png").write_bytes(b"\x89PNG fake")
+    (tmp_path / "notes.txt").write_bytes(b"line one\r\nline two\r\n")
+    async with ClientSession() as session:
+        with (tmp_path / "pic.png").open("rb") as f:
+            async with session.post(aio_url / "echo", data=f) as resp:
+                got = await resp.json()
+        assert got["headers"]["Content-Type"] == "image/png"
+        assert got["headers"]["Content-Length"] == "9"
+        # A text file is read as text (newlines translated): its length on disk is not
+        # what is sent, so it goes chunked.
+        with (tmp_path / "notes.txt").open() as f:
+            async with session.post(aio_url / "echo", data=f) as resp:
+                got = await resp.json()
+        assert got["body"] == "line one\nline two\n"
+        assert got["headers"]["Content-Type"] == "text/plain"
+        assert got["headers"]["Transfer-Encoding"] == "chunked"
+
+
+async def test_text_field_with_filename(server_url: URL) -> None:
+    form = FormData()
+    form.add_field("doc", "some text", filename="doc.txt")
+    got = await _post(server_url / "form", data=form)
+    assert got["form"] == {
+        "doc": [{"filename": "doc.txt", "type": "text/plain; charset=utf-8", "data": "some text"}]
+    }
