@@ -95,6 +95,10 @@ class StreamReader:
 
     # ------------------------------------------------------------------ feeding side
 
+    def get_read_buffer_limits(self) -> tuple[int, int]:
+        """``(low, high)``: reading resumes below ``low`` buffered bytes, pauses above ``high``."""
+        return (self._limit, self._high)
+
     @property
     def total_bytes(self) -> int:
         """How many bytes have been fed into the stream so far."""

@@ -134,6 +134,22 @@ async def test_content_streams_and_release(aiohttp_server) -> None:
             assert await resp.text() == "False"
 
 
+async def test_read_bufsize_sets_the_body_stream_limits(aiohttp_server) -> None:
+    """aiohttp's ``get_read_buffer_limits()``: (read_bufsize, 2 * read_bufsize)."""
+
+    async def handler(request: web.Request) -> web.Response:
+        limits = request.content.get_read_buffer_limits()
+        data = await request.read()
+        return web.Response(text=f"{len(data)} {limits}")
+
+    app = web.Application(handler_args={"read_bufsize": 1024})
+    app.router.add_post("/", handler)
+    server = await aiohttp_server(app)
+    async with aiohttp.ClientSession() as s:
+        async with s.post(server.make_url("/"), data=b"x" * 300_000) as resp:
+            assert await resp.text() == "300000 (1024, 2048)"
+
+
 async def test_read_over_client_max_size_is_413_while_streaming(aiohttp_server) -> None:
     server = await serve(aiohttp_server, client_max_size=1000)
 
