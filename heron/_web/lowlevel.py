@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -214,6 +215,14 @@ class Server:
             # waiting for an answer that will never come.
             protocol.close()
             raise
+        else:
+            if isinstance(response, HTTPException) and response is not _router_answer(request):
+                warnings.warn(
+                    "returning HTTPException object is deprecated (#2415) and will be "
+                    "removed, please raise the exception instead",
+                    DeprecationWarning,
+                    stacklevel=1,
+                )
         if not isinstance(response, StreamResponse):
             self.logger.error(
                 "Web handler %r returned %r: handlers must return a StreamResponse",
@@ -239,3 +248,9 @@ class Server:
         if access is not None:
             access.log(request, response, time.perf_counter() - started)
         return bool(response.keep_alive)
+
+
+def _router_answer(request: BaseRequest) -> HTTPException | None:
+    """The 404/405 the router itself answered with (returned, not raised: no warning)."""
+    match_info = getattr(request, "_match_info", None)
+    return getattr(match_info, "http_exception", None)

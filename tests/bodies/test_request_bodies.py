@@ -145,9 +145,11 @@ async def test_read_bufsize_sets_the_body_stream_limits(aiohttp_server) -> None:
     app = web.Application(handler_args={"read_bufsize": 1024})
     app.router.add_post("/", handler)
     server = await aiohttp_server(app)
-    async with aiohttp.ClientSession() as s:
-        async with s.post(server.make_url("/"), data=b"x" * 300_000) as resp:
-            assert await resp.text() == "300000 (1024, 2048)"
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(server.make_url("/"), data=b"x" * 300_000) as resp,
+    ):
+        assert await resp.text() == "300000 (1024, 2048)"
 
 
 async def test_read_over_client_max_size_is_413_while_streaming(aiohttp_server) -> None:

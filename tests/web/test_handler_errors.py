@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from typing import Any, NoReturn
 
 import aiohttp
@@ -160,3 +161,26 @@ async def test_has_body_is_deprecated(serve: Serve) -> None:
     app.router.add_route("*", "/", handler)
     port = await serve(app)
     assert (await _get(port))[2] == "False False"
+
+
+async def test_returning_an_http_exception_warns_but_is_answered(aiohttp_server: Any) -> None:
+    """aiohttp's #2415 deprecation: return an HTTPException and it is still the answer, with a
+    DeprecationWarning; the router's own 404/405 (answered without raising) never warns."""
+
+    async def forbidden(request: web.Request) -> web.StreamResponse:
+        return web.HTTPForbidden()
+
+    app = web.Application()
+    app.router.add_get("/forbidden", forbidden)
+    server = await aiohttp_server(app)
+    with pytest.warns(DeprecationWarning, match="returning HTTPException object is deprecated"):
+        status, _, text = await _get(server.port, "/forbidden")
+    assert (status, text) == (403, "403: Forbidden")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        assert (await _get(server.port, "/missing"))[0] == 404
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"http://127.0.0.1:{server.port}/forbidden") as resp,
+        ):
+            assert resp.status == 405
