@@ -5,7 +5,9 @@
 sends requests to either with paths relative to the server's root.  The client is
 heron's own HTTP client (:mod:`heron.client`).
 
-Not provided yet: ``make_mocked_request``.
+``make_mocked_request(method, path, ...)`` builds a ``web.Request`` without a server,
+for unit tests of handlers and middlewares.  A response prepared against it goes
+to a writer that records the bytes (``request.writer.output``) and sends nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import gc
 import inspect
 import ipaddress
 import socket
+import ssl
 import sys
 import warnings
 from abc import ABC, abstractmethod
@@ -24,11 +27,21 @@ from types import TracebackType
 from typing import Any
 from unittest import IsolatedAsyncioTestCase, mock
 
+from multidict import CIMultiDict
 from yarl import URL
 
+from . import hdrs
+from ._io.config import ServerConfig
+from ._io.protocol import HttpProtocol
+from ._io.registry import ConnectionRegistry
+from ._io.streams import EMPTY_PAYLOAD, StreamReader
+from ._io.writer import ResponseWriter
+from ._proto.h1 import HttpVersion, RequestHead
+from ._util.dates import DateCache
 from ._web.app import Application
 from ._web.lowlevel import Server
-from ._web.request import BaseRequest
+from ._web.match_info import UrlMappingMatchInfo
+from ._web.request import BaseRequest, Request
 from ._web.response import StreamResponse
 from ._web.runners import AppRunner, BaseRunner, ServerRunner, TCPSite
 from .client import ClientResponse, ClientSession, CookieJar
@@ -45,6 +58,7 @@ __all__ = (
     "get_unused_port_socket",
     "loop_context",
     "make_mocked_coro",
+    "make_mocked_request",
     "setup_test_loop",
     "teardown_test_loop",
     "unittest_run_loop",
@@ -491,3 +505,191 @@ def make_mocked_coro(return_value: Any = _UNSET, raise_exception: Any = _UNSET) 
         return return_value
 
     return mock.Mock(wraps=mocked)
+
+
+# ---------------------------------------------------------------------- mocked requests
+
+
+class _MockTransport(asyncio.Transport):
+    """A transport that keeps what is written to it and sends nothing.
+
+    ``get_extra_info`` answers as aiohttp's mocked transport does: ``sockname`` is
+    ``("127.0.0.1", 80)``, ``sslcontext`` is the one given, anything else is unknown.
+    """
+
+    def __init__(self, sslcontext: ssl.SSLContext | None = None) -> None:
+        super().__init__()
+        self.data = bytearray()
+        self._sslcontext = sslcontext
+        self._closing = False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "sslcontext":
+            return self._sslcontext
+        if name == "sockname":
+            return ("127.0.0.1", 80)
+        return default
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.data += data
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        self._closing = True
+
+    def abort(self) -> None:
+        self._closing = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def can_write_eof(self) -> bool:
+        return False
+
+
+class _RecordingFlow:
+    """The connection side of a mocked request's writer: never paused, never corked."""
+
+    __slots__ = ("transport",)
+
+    def __init__(self, transport: _MockTransport) -> None:
+        self.transport: asyncio.Transport | None = transport
+
+    @property
+    def write_paused(self) -> bool:
+        return False
+
+    def write_response(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    def flush(self) -> None:
+        return None
+
+    async def wait_writable(self) -> None:
+        return None
+
+
+class _MockedWriter(ResponseWriter):
+    """A response writer whose bytes (head and body) are kept in :attr:`output`."""
+
+    __slots__ = ("_sink",)
+
+    def __init__(self, sink: _MockTransport, *, head_only: bool = False) -> None:
+        super().__init__(_RecordingFlow(sink), head_only=head_only)
+        self._sink = sink
+
+    @property
+    def output(self) -> bytes:
+        """Everything written for the response so far: the head, then the framed body."""
+        return bytes(self._sink.data)
+
+
+async def _no_handler(protocol: HttpProtocol, head: RequestHead, payload: StreamReader) -> bool:
+    raise RuntimeError("a mocked request's connection serves no requests")
+
+
+def _mocked_loop() -> Any:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        # As aiohttp: without a running loop, a stand-in (a real one would leak).
+        loop = mock.Mock()
+        loop.create_future.return_value = ()
+        return loop
+
+
+def make_mocked_request(
+    method: str,
+    path: str,
+    headers: Any = None,
+    *,
+    match_info: Any = _UNSET,
+    version: tuple[int, int] = HttpVersion(1, 1),
+    closing: bool = False,
+    app: Any = None,
+    writer: Any = _UNSET,
+    protocol: Any = _UNSET,
+    transport: Any = _UNSET,
+    payload: StreamReader = EMPTY_PAYLOAD,
+    sslcontext: ssl.SSLContext | None = None,
+    client_max_size: int = 1024**2,
+    client_max_fields: int = 1000,
+    loop: Any = ...,
+) -> Request:
+    """A ``web.Request`` for unit tests, with no server and no network.
+
+    ``headers`` is anything ``CIMultiDict`` accepts (kept as the raw headers too);
+    ``path`` is the request target (path and query).  ``match_info`` is a dict of path
+    variables; ``app`` the application (a fresh :class:`~heron.web.Application` if
+    None).  ``payload`` is the body stream (feed it and ``feed_eof()`` it first).
+    ``sslcontext`` makes the request secure.  HTTP/1.0 requests are ``closing``.
+    By default the transport records writes and reports ``sockname`` only (no peer),
+    and responses go to a writer that keeps their bytes in ``request.writer.output``.
+    ``writer``, ``protocol`` and ``transport`` given are used as they are.
+    """
+    if loop is ...:
+        loop = _mocked_loop()
+    version = HttpVersion(*version)
+    if version < (1, 1):
+        closing = True
+    method = method.upper()
+    fields = CIMultiDict[str](headers or ())
+    raw_headers = [(name.encode("utf-8"), value.encode("utf-8")) for name, value in fields.items()]
+    host = fields.get(hdrs.HOST)
+    target = path
+    url = URL(path)
+    if url.is_absolute():
+        # An absolute-form target: route on its path, take the host from it if need be.
+        path = url.raw_path_qs
+        if host is None and url.raw_authority:
+            host = url.raw_authority
+    length = fields.get(hdrs.CONTENT_LENGTH)
+    expect = fields.get(hdrs.EXPECT)
+    head = RequestHead(
+        method,
+        target,
+        path,
+        version,
+        raw_headers,
+        not closing,
+        fields.get(hdrs.CONNECTION, "").lower() == "upgrade" and bool(fields.get(hdrs.UPGRADE)),
+        "chunked" in fields.get(hdrs.TRANSFER_ENCODING, "").lower(),
+        int(length) if length is not None and length.isdigit() else None,
+        host.encode("utf-8") if host is not None else None,
+        expect.encode("utf-8") if expect is not None else None,
+    )
+
+    if transport is _UNSET:
+        transport = _MockTransport(sslcontext)
+    if protocol is _UNSET:
+        protocol = HttpProtocol(
+            ServerConfig(), ConnectionRegistry(), _no_handler, DateCache(), loop
+        )
+    # As aiohttp: the request's transport is the protocol's, whoever made either.
+    protocol.transport = transport
+    if writer is _UNSET:
+        sink = transport if isinstance(transport, _MockTransport) else _MockTransport(sslcontext)
+        writer = _MockedWriter(sink, head_only=method == hdrs.METH_HEAD)
+    with contextlib.suppress(AttributeError):  # heron's protocol keeps no writer
+        protocol.writer = writer
+
+    request = Request(
+        head,
+        payload,
+        protocol,
+        writer,
+        mock.Mock(),  # the handler's task, as aiohttp's
+        loop,
+        client_max_size=client_max_size,
+        client_max_fields=client_max_fields,
+    )
+    if app is None:
+        app = Application()
+    info = UrlMappingMatchInfo({} if match_info is _UNSET else match_info, mock.Mock())
+    info.add_app(app)
+    request._match_info = info
+    request._app = app
+    return request
