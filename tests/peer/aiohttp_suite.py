@@ -22,6 +22,7 @@ that pass and are not in the baseline are reported, so the baseline can be re-re
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.metadata
 import re
 import shutil
@@ -41,10 +42,16 @@ BASELINE = HERE / "baseline.txt"
 MODULES = (
     "test_classbasedview.py",
     "test_route_def.py",
+    "test_urldispatch.py",
     "test_web_app.py",
+    "test_web_cli.py",
     "test_web_exceptions.py",
     "test_web_functional.py",
+    "test_web_log.py",
     "test_web_middleware.py",
+    "test_web_request.py",
+    "test_web_request_handler.py",
+    "test_web_response.py",
     "test_web_runner.py",
     "test_web_sendfile_functional.py",
     "test_web_server.py",
@@ -102,24 +109,53 @@ markers =
     dev_mode: aiohttp's marker (no effect here)
 """
 
-# `from aiohttp import (a, web, b)` in any layout: the name list, possibly parenthesised.
-_FROM_AIOHTTP = re.compile(r"^from aiohttp import (\((?:[^)]*)\)|[^\n]*)$", re.MULTILINE)
+# `from aiohttp[.module] import (a, b)` in any layout: the module, and the name list.
+_FROM_AIOHTTP = re.compile(
+    r"^from (aiohttp(?:\.\w+)?) import (\((?:[^)]*)\)|[^\n]*)$", re.MULTILINE
+)
+
+
+def _heron_module(aiohttp_module: str) -> str | None:
+    """Where heron offers the public names of one of aiohttp's modules, if anywhere."""
+    if aiohttp_module == "aiohttp.web" or aiohttp_module.startswith("aiohttp.web_"):
+        return "heron.web"  # aiohttp.web re-exports its web_* modules' public names
+    if aiohttp_module == "aiohttp.test_utils":
+        return "heron.test_utils"
+    return None
 
 
 def rewrite(source: str) -> str:
-    """Take ``web`` from heron: drop it from ``from aiohttp import ...`` and import it apart."""
+    """Take the server side from heron, the way an app's test suite would switch.
+
+    ``web`` comes from heron instead of ``aiohttp``; a name imported from ``aiohttp.web``,
+    one of its ``aiohttp.web_*`` modules or ``aiohttp.test_utils`` comes from ``heron.web``
+    or ``heron.test_utils`` when heron has it (private names and the ones heron lacks
+    stay aiohttp's, so a missing name shows up as a failing test, not an import error).
+    """
 
     def one(match: re.Match[str]) -> str:
-        names_text = match.group(1)
+        module, names_text = match.group(1), match.group(2)
         names = [n.strip() for n in names_text.strip("()").replace("\n", " ").split(",")]
-        names = [n for n in names if n]
-        if "web" not in names:
-            return match.group(0)
-        rest = [n for n in names if n != "web"]
-        lines = []
-        if rest:
-            lines.append(f"from aiohttp import {', '.join(rest)}")
-        lines.append("from heron import web")
+        names = [n for n in names if n and not n.startswith("#")]
+        if module == "aiohttp":
+            if "web" not in names:
+                return match.group(0)
+            taken, target = ["web"], "heron"
+        else:
+            heron_module = _heron_module(module)
+            if heron_module is None:
+                return match.group(0)
+            offered = importlib.import_module(heron_module)
+            taken = [
+                n
+                for n in names
+                if not n.split(" as ")[0].startswith("_") and hasattr(offered, n.split(" as ")[0])
+            ]
+            target = heron_module
+        rest = [n for n in names if n not in taken]
+        lines = [f"from {module} import {', '.join(rest)}"] if rest else []
+        if taken:
+            lines.append(f"from {target} import {', '.join(taken)}")
         return "\n".join(lines)
 
     source = _FROM_AIOHTTP.sub(one, source)
