@@ -119,8 +119,8 @@ def _heron_module(aiohttp_module: str) -> str | None:
     """Where heron offers the public names of one of aiohttp's modules, if anywhere."""
     if aiohttp_module == "aiohttp.web" or aiohttp_module.startswith("aiohttp.web_"):
         return "heron.web"  # aiohttp.web re-exports its web_* modules' public names
-    if aiohttp_module == "aiohttp.test_utils":
-        return "heron.test_utils"
+    if aiohttp_module in ("aiohttp.test_utils", "aiohttp.abc"):
+        return "heron." + aiohttp_module.partition(".")[2]
     return None
 
 
@@ -128,8 +128,8 @@ def rewrite(source: str) -> str:
     """Take the server side from heron, the way an app's test suite would switch.
 
     ``web`` comes from heron instead of ``aiohttp``; a name imported from ``aiohttp.web``,
-    one of its ``aiohttp.web_*`` modules or ``aiohttp.test_utils`` comes from ``heron.web``
-    or ``heron.test_utils`` when heron has it (private names and the ones heron lacks
+    one of its ``aiohttp.web_*`` modules, ``aiohttp.test_utils`` or ``aiohttp.abc`` comes from
+    heron's module of that name when heron has it (private names and the ones heron lacks
     stay aiohttp's, so a missing name shows up as a failing test, not an import error).
     """
 
