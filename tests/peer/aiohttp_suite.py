@@ -252,8 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--record", action="store_true", help="rewrite the baseline")
     parser.add_argument("-k", help="pytest -k expression (a subset)")
+    parser.add_argument("--work", type=Path, default=CACHE / "run", help="scratch directory")
     ns = parser.parse_args(argv)
-    work = CACHE / "run"
+    work = ns.work.resolve()
     prepare(aiohttp_tests(), work)
     outcomes = run(work, ["-k", f"not uvloop and ({ns.k})"] if ns.k else [])
     passed = {t for t, o in outcomes.items() if o == "passed"}
