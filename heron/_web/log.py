@@ -106,7 +106,8 @@ def _atom(match: re.Match[str]) -> _Atom:
         return lambda request, response, t: os.environ.get(key, "-")
     simple: dict[str, _Atom] = {
         "%": lambda request, response, t: "%",
-        "a": lambda request, response, t: request.remote or "-",
+        # As aiohttp: "-" only when there is no peer; a Unix socket's "" stays "".
+        "a": lambda request, response, t: "-" if request.remote is None else request.remote,
         "t": _start_time,
         "P": lambda request, response, t: f"<{os.getpid()}>",
         "r": lambda request, response, t: (

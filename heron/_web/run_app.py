@@ -40,14 +40,6 @@ async def _run_app(
 ) -> None:
     if not isinstance(app, Application):
         app = await app
-    if (
-        access_log is not None
-        and access_log.level == logging.NOTSET
-        and not access_log.hasHandlers()
-    ):
-        # Like aiohttp: show access logs by default when run_app owns the process.
-        access_log.setLevel(logging.DEBUG)
-        access_log.addHandler(logging.StreamHandler())
     runner = AppRunner(
         app,
         handle_signals=handle_signals,
@@ -154,6 +146,13 @@ def run_app(
     """Run ``app`` until interrupted (SIGINT/SIGTERM), then shut it down gracefully."""
     if loop is None:
         loop = asyncio.new_event_loop()
+    # Like aiohttp: print access logs to stderr only in asyncio debug mode and only
+    # for the default access logger; otherwise logging stays the app's business.
+    if loop.get_debug() and access_log is not None and access_log.name == access_logger.name:
+        if access_log.level == logging.NOTSET:
+            access_log.setLevel(logging.DEBUG)
+        if not access_log.hasHandlers():
+            access_log.addHandler(logging.StreamHandler())
     asyncio.set_event_loop(loop)
     main_task = loop.create_task(
         _run_app(
