@@ -117,8 +117,11 @@ class UrlDispatcher(AbstractRouter, Mapping[str, AbstractResource]):
     def _compile(self) -> RouteTable[AbstractResource]:
         indexed = [r for r in self._resources if not r._matched_first]
         table = compile_table([(r._table_pattern(), r) for r in indexed])
-        self._sync_ok = all(r._can_resolve_sync() for r in self._resources if not _is_compiled(r))
+        # Table first, sync off while asking the resources: an application mounted in
+        # itself asks this router again, and gets "no sync resolver" instead of a loop.
         self._table = table
+        self._sync_ok = False
+        self._sync_ok = all(r._can_resolve_sync() for r in self._resources if not _is_compiled(r))
         return table
 
     def _invalidate(self) -> None:
