@@ -11,9 +11,10 @@ import datetime
 import logging
 import os
 import re
+import time as _time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from .request import BaseRequest
@@ -23,7 +24,7 @@ __all__ = ("AbstractAccessLogger", "AccessLogger", "access_logger")
 
 access_logger = logging.getLogger("heron.access")
 
-_Atom = Callable[["BaseRequest", "StreamResponse", float], str]
+_Atom = Callable[["BaseRequest | None", "StreamResponse", float], Any]
 
 _TOKEN = re.compile(r"%(\{([A-Za-z0-9\-_]+)\}([ioe])|[atPrsbOD]|Tf?|%)")
 
@@ -50,15 +51,25 @@ class AbstractAccessLogger(ABC):
 class AccessLogger(AbstractAccessLogger):
     """The default access logger.
 
-    Atoms: ``%a`` remote address, ``%t`` start time, ``%P`` pid, ``%r`` request
-    line, ``%s`` status, ``%b`` response size with headers, ``%T`` seconds,
-    ``%Tf`` seconds with fraction, ``%D`` microseconds, ``%{H}i`` request
-    header, ``%{H}o`` response header, ``%{V}e`` environment variable, ``%%``.
+    Atoms: ``%a`` remote address, ``%t`` start time (local time with its UTC offset),
+    ``%P`` pid, ``%r`` request line, ``%s`` status, ``%b`` response size with headers,
+    ``%T`` seconds, ``%Tf`` seconds with fraction, ``%D`` microseconds, ``%{H}i``
+    request header, ``%{H}o`` response header, ``%{V}e`` environment variable, ``%%``.
+
+    Each record also carries the atoms' values by name in its ``extra`` fields, as
+    aiohttp's does (``remote_address``, ``request_start_time``, ``process_id``,
+    ``first_request_line``, ``response_status``, ``response_size``, ``request_time``,
+    ``request_time_frac``, ``request_time_micro``; headers as dicts under
+    ``request_header`` / ``response_header``), for structured log formatters.
     """
 
     __slots__ = ("_atoms",)
 
     LOG_FORMAT = '%a %t "%r" %s %b "%{Referer}i" "%{User-Agent}i"'
+
+    # The local UTC offset, re-read every half hour (DST changes happen on those).
+    _cached_tz: ClassVar[datetime.timezone | None] = None
+    _cached_tz_expires: ClassVar[float] = 0.0
 
     def __init__(self, logger: logging.Logger, log_format: str = LOG_FORMAT) -> None:
         super().__init__(logger, log_format)
@@ -72,57 +83,108 @@ class AccessLogger(AbstractAccessLogger):
         if not self.logger.isEnabledFor(logging.INFO):
             return
         try:
-            line = "".join(atom(request, response, time) for atom in self._atoms)
-            self.logger.info(line)
+            parts: list[str] = []
+            extra: dict[str, Any] = {}
+            for key, sub, atom in self._atoms:
+                value = atom(request, response, time)
+                parts.append(value if type(value) is str else str(value))
+                if sub is not None:
+                    group = extra.get(key)
+                    if group is None:
+                        group = extra[key] = {}
+                    group[sub] = value
+                elif key:
+                    extra[key] = value
+            self.logger.info("".join(parts), extra=extra)
         except Exception:
             self.logger.exception("Error in logging")
 
+    @classmethod
+    def _local_now(cls) -> datetime.datetime:
+        tz = cls._cached_tz
+        if tz is None or _time.time() >= cls._cached_tz_expires:
+            offset = _time.localtime().tm_gmtoff
+            tz = cls._cached_tz = datetime.timezone(datetime.timedelta(seconds=offset))
+            now = datetime.datetime.now(tz)
+            # Valid until the next hour or half hour.
+            minutes = 30 - now.minute % 30
+            expires = now.replace(second=0, microsecond=0) + datetime.timedelta(minutes=minutes)
+            cls._cached_tz_expires = expires.timestamp()
+            return now
+        return datetime.datetime.now(tz)
 
-def _compile(fmt: str) -> list[_Atom]:
-    atoms: list[_Atom] = []
+
+# (extra key, sub key for header dicts, value); key "" marks literal text.
+_Field = tuple[str, "str | None", _Atom]
+
+
+def _compile(fmt: str) -> list[_Field]:
+    fields: list[_Field] = []
     pos = 0
     for match in _TOKEN.finditer(fmt):
         if match.start() > pos:
-            atoms.append(_literal(fmt[pos : match.start()]))
-        atoms.append(_atom(match))
+            fields.append(("", None, _literal(fmt[pos : match.start()])))
+        fields.append(_field(match))
         pos = match.end()
     if pos < len(fmt):
-        atoms.append(_literal(fmt[pos:]))
-    return atoms
+        fields.append(("", None, _literal(fmt[pos:])))
+    return fields
 
 
 def _literal(text: str) -> _Atom:
     return lambda request, response, t: text
 
 
-def _atom(match: re.Match[str]) -> _Atom:
+def _remote(request: BaseRequest | None, response: StreamResponse, t: float) -> str:
+    if request is None:
+        return "-"
+    remote = request.remote
+    # "-" only when there is no peer; a Unix socket's "" stays "".
+    return "-" if remote is None else remote
+
+
+def _request_line(request: BaseRequest | None, response: StreamResponse, t: float) -> str:
+    if request is None:
+        return "-"
+    version = request.version
+    return f"{request.method} {request.raw_path} HTTP/{version[0]}.{version[1]}"
+
+
+def _field(match: re.Match[str]) -> _Field:
     token = match.group(1)
     if match.group(2):
         key, kind = match.group(2), match.group(3)
         if kind == "i":
-            return lambda request, response, t: request.headers.get(key, "-")
+
+            def request_header(
+                request: BaseRequest | None, response: StreamResponse, t: float
+            ) -> str:
+                return "(no headers)" if request is None else request.headers.get(key, "-")
+
+            return ("request_header", key, request_header)
         if kind == "o":
-            return lambda request, response, t: response.headers.get(key, "-")
-        return lambda request, response, t: os.environ.get(key, "-")
-    simple: dict[str, _Atom] = {
-        "%": lambda request, response, t: "%",
-        # As aiohttp: "-" only when there is no peer; a Unix socket's "" stays "".
-        "a": lambda request, response, t: "-" if request.remote is None else request.remote,
-        "t": _start_time,
-        "P": lambda request, response, t: f"<{os.getpid()}>",
-        "r": lambda request, response, t: (
-            f"{request.method} {request.raw_path} HTTP/{request.version[0]}.{request.version[1]}"
-        ),
-        "s": lambda request, response, t: str(response.status),
-        "b": lambda request, response, t: str(response.output_length),
-        "O": lambda request, response, t: str(response.output_length),
-        "T": lambda request, response, t: str(round(t)),
-        "Tf": lambda request, response, t: f"{t:06f}",
-        "D": lambda request, response, t: str(round(t * 1_000_000)),
+            return (
+                "response_header",
+                key,
+                lambda request, response, t: response.headers.get(key, "-"),
+            )
+        return ("environment", key, lambda request, response, t: os.environ.get(key, "-"))
+    fields: dict[str, _Field] = {
+        "%": ("", None, _literal("%")),
+        "a": ("remote_address", None, _remote),
+        "t": ("request_start_time", None, _start_time),
+        "P": ("process_id", None, lambda request, response, t: f"<{os.getpid()}>"),
+        "r": ("first_request_line", None, _request_line),
+        "s": ("response_status", None, lambda request, response, t: response.status),
+        "b": ("response_size", None, lambda request, response, t: response.output_length),
+        "O": ("response_size", None, lambda request, response, t: response.output_length),
+        "T": ("request_time", None, lambda request, response, t: str(round(t))),
+        "Tf": ("request_time_frac", None, lambda request, response, t: f"{t:06f}"),
+        "D": ("request_time_micro", None, lambda request, response, t: str(round(t * 1_000_000))),
     }
-    return simple[token]
+    return fields[token]
 
 
-def _start_time(request: BaseRequest, response: StreamResponse, t: float) -> str:
-    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=t)
-    return now.strftime("[%d/%b/%Y:%H:%M:%S +0000]")
+def _start_time(request: BaseRequest | None, response: StreamResponse, t: float) -> str:
+    start = AccessLogger._local_now() - datetime.timedelta(seconds=t)
+    return start.strftime("[%d/%b/%Y:%H:%M:%S %z]")
