@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
-import socket
-import string
+import logging
+import re
 import warnings
 from collections import ChainMap
 from collections.abc import Callable, Mapping
-from http.cookies import CookieError, SimpleCookie
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl
@@ -44,7 +43,20 @@ if TYPE_CHECKING:
 
 __all__ = ("BaseRequest", "FileField", "Request")
 
-_TOKEN = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~")
+_log = logging.getLogger("heron.web")
+
+# Forwarded (RFC 7239 §4): name=value pairs, a value is a token or a quoted-string.  The
+# quoted-string's two alternatives never overlap (no backslash in qdtext): linear matching.
+_FWD_TOKEN = r"[A-Za-z0-9!#$%&'*+.^_`|~-]+"
+_FWD_QUOTED = r'"(?:\\[\t !-~]|[\t !#-\[\]-~])*"'
+_FORWARDED_PAIR_RE = re.compile(rf"({_FWD_TOKEN})=({_FWD_TOKEN}|{_FWD_QUOTED})(:[0-9]{{1,4}})?")
+_QUOTED_PAIR_RE = re.compile(r"\\([\t !-~])")
+
+# Cookie names as browsers send them: visible ASCII but the separators of the header
+# (aiohttp accepts names such as ``ISAWPLB{...}`` or ``a/b``; RFC 6265's token is stricter).
+_COOKIE_NAME = frozenset(chr(c) for c in range(0x21, 0x7F)) - frozenset('",;\\=')
+_COOKIE_QUOTED_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
+_COOKIE_ESCAPE_RE = re.compile(r"\\(?:([0-3][0-7][0-7])|(.))")
 
 
 class FileField(NamedTuple):
@@ -128,7 +140,13 @@ class BaseRequest(StateMapping[str]):
         client_max_size: int | None = None,
         client_max_fields: int | None = None,
     ) -> BaseRequest:
-        """A copy of this request with some fields replaced (the body is shared)."""
+        """A copy of this request with some fields replaced (the body stream is shared).
+
+        Not once the body has been read with ``read()``/``text()``/``json()``/``post()``
+        (``RuntimeError``, as in aiohttp): the clone could not read it again.
+        """
+        if self._read_bytes is not None:
+            raise RuntimeError("Cannot clone request after reading its content")
         head = self._head
         new_raw = head.raw_headers
         if headers is not None:
@@ -157,7 +175,6 @@ class BaseRequest(StateMapping[str]):
             head.expect,
         )
         clone = self._clone_into(new_head)
-        clone._read_bytes = self._read_bytes
         if "content" in self.__dict__:
             # Share the decoded stream, not a second decoder over the same raw bytes.
             clone.__dict__["content"] = self.__dict__["content"]
@@ -197,7 +214,8 @@ class BaseRequest(StateMapping[str]):
 
     @property
     def transport(self) -> asyncio.Transport | None:
-        return self._protocol.transport
+        protocol = self._protocol
+        return None if protocol is None else protocol.transport
 
     @property
     def writer(self) -> ResponseWriter:
@@ -213,14 +231,19 @@ class BaseRequest(StateMapping[str]):
 
     @property
     def message(self) -> RequestHead:
+        """Deprecated (as in aiohttp): the parsed request head."""
+        warnings.warn("Request.message is deprecated", DeprecationWarning, stacklevel=2)
         return self._head
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
+        """Deprecated (as in aiohttp): use ``asyncio.get_running_loop()``."""
+        warnings.warn("request.loop property is deprecated", DeprecationWarning, stacklevel=2)
         return self._loop
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        transport = self._protocol.transport
+        """The transport's extra info (``default`` once there is no transport)."""
+        transport = self.transport
         if transport is None:
             return default
         return transport.get_extra_info(name, default)
@@ -233,40 +256,48 @@ class BaseRequest(StateMapping[str]):
     @reify
     def scheme(self) -> str:
         """``https`` when the connection uses TLS, else ``http`` (never from the request)."""
-        transport = self._protocol.transport
+        transport = self.transport
         if transport is not None and transport.get_extra_info("sslcontext") is not None:
             return "https"
         return "http"
 
     @reify
     def forwarded(self) -> tuple[Mapping[str, str], ...]:
-        """The ``Forwarded`` header (RFC 7239) as a tuple of read-only mappings."""
-        elems: list[Mapping[str, str]] = []
-        for field in self.headers.getall(hdrs.FORWARDED, ()):
-            for element in field.split(","):
-                pairs: dict[str, str] = {}
-                for pair in element.split(";"):
-                    key, sep, value = pair.strip().partition("=")
-                    if sep and key and all(c in _TOKEN for c in key):
-                        value = value.strip()
-                        if len(value) >= 2 and value[0] == value[-1] == '"':
-                            value = value[1:-1].replace('\\"', '"')
-                        pairs[key.lower()] = value
-                elems.append(MappingProxyType(pairs))
-        return tuple(elems)
+        """The ``Forwarded`` headers (RFC 7239), one read-only mapping per forwarded-element.
+
+        Names are lower-cased, quoted-strings unquoted and unescaped; nothing is validated
+        beyond the syntax.  A malformed element keeps the pairs read before the error, and
+        the rest of it up to the next comma is skipped (so a broken value cannot swallow
+        the element a trusted proxy appended after it).
+        """
+        return _parse_forwarded(self.headers.getall(hdrs.FORWARDED, ()))
 
     @reify
     def host(self) -> str:
-        """The ``Host`` header, or this machine's name for HTTP/1.0 without one."""
+        """The ``Host`` header; without one (HTTP/1.0), the local address the request came to.
+
+        That is the socket's own address (``[...]`` for IPv6, the path for a Unix socket),
+        or ``""`` when unknown: never a DNS lookup, which would block the event loop.
+        """
         host = self._head.host
         if host is not None:
             return _decode(host)
-        return socket.getfqdn()
+        transport = self.transport
+        sockname = None if transport is None else transport.get_extra_info("sockname")
+        if sockname is None:
+            return ""
+        if isinstance(sockname, (tuple, list)):
+            if len(sockname) == 4:  # AF_INET6: (host, port, flowinfo, scope_id)
+                return f"[{sockname[0]}]"
+            return str(sockname[0])
+        if isinstance(sockname, bytes):  # an abstract Unix socket
+            return _decode(sockname)
+        return str(sockname)
 
     @reify
     def remote(self) -> str | None:
         """The peer's address (IP for TCP)."""
-        transport = self._protocol.transport
+        transport = self.transport
         if transport is None:
             return None
         peer = transport.get_extra_info("peername")
@@ -354,16 +385,14 @@ class BaseRequest(StateMapping[str]):
 
     @reify
     def cookies(self) -> Mapping[str, str]:
-        """The request cookies (malformed pairs are skipped quietly)."""
+        """The request cookies, as aiohttp reads them (RFC 6265 §5.4, leniently).
+
+        Names may hold any visible ASCII but ``" , ; \\ =``; a quoted value is unquoted
+        (and may hold ``;``); a name without ``=`` has the value ``""``.  Pairs with an
+        illegal name are dropped, with one debug log line per header.
+        """
         raw = self.headers.get(hdrs.COOKIE, "")
-        parsed: dict[str, str] = {}
-        if raw:
-            for part in raw.split(";"):
-                name, sep, value = part.strip().partition("=")
-                if not sep or not name or not all(c in _TOKEN for c in name):
-                    continue
-                parsed[name] = _unquote_cookie(value.strip())
-        return MappingProxyType(parsed)
+        return MappingProxyType(_parse_cookies(raw) if raw else {})
 
     @reify
     def content_type(self) -> str:
@@ -375,13 +404,14 @@ class BaseRequest(StateMapping[str]):
 
     @reify
     def charset(self) -> str | None:
+        """The ``charset`` parameter of ``Content-Type``, as sent (aiohttp keeps its case)."""
         raw = self.headers.get(hdrs.CONTENT_TYPE)
         if raw is None:
             return None
         for part in raw.split(";")[1:]:
             key, sep, value = part.partition("=")
             if sep and key.strip().lower() == "charset":
-                return value.strip().strip('"').lower() or None
+                return value.strip().strip('"') or None
         return None
 
     @reify
@@ -500,7 +530,10 @@ class BaseRequest(StateMapping[str]):
             if limit and declared is not None and declared > limit:
                 raise _too_large(limit, declared)
             payload = self.content
-            whole = payload.read_ended()
+            try:
+                whole = payload.read_ended()
+            except AttributeError:  # a payload stream from elsewhere (aiohttp's, in tests)
+                whole = None
             if whole is not None:
                 if limit and len(whole) > limit:
                     raise _too_large(limit, len(whole))
@@ -616,7 +649,8 @@ class BaseRequest(StateMapping[str]):
     # ------------------------------------------------------------------ mapping
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._method} {self._head.path} >"
+        path = self.path.encode("ascii", "backslashreplace").decode("ascii")
+        return f"<{type(self).__name__} {self._method} {path} >"
 
 
 class Request(BaseRequest):
@@ -710,18 +744,102 @@ def _parse_etags(values: list[str] | tuple[()]) -> tuple[ETag, ...] | None:
     # an entity-tag, so the value is scanned, not split.
     if not values:
         return None
-    tags = parse_entity_tags(",".join(values))
+    # As aiohttp: the tags before a malformed element are kept.
+    tags = parse_entity_tags(",".join(values), leading=True)
     if tags is None:
         return ()
     return tuple(ETag(tag.value, tag.weak) for tag in tags)
 
 
+def _parse_forwarded(values: list[str] | tuple[()]) -> tuple[Mapping[str, str], ...]:
+    elems: list[Mapping[str, str]] = []
+    for field in values:
+        elem: dict[str, str] = {}
+        elems.append(MappingProxyType(elem))
+        pos, end = 0, len(field)
+        after_pair = False  # a pair must be followed by ";" or ","
+        while pos < end:
+            char = field[pos]
+            if char == ",":
+                elem = {}
+                elems.append(MappingProxyType(elem))
+                after_pair = False
+                pos += 1
+            elif char == ";":
+                after_pair = False
+                pos += 1
+            elif char in " \t":  # tolerated anywhere, as aiohttp does
+                pos += 1
+            else:
+                match = None if after_pair else _FORWARDED_PAIR_RE.match(field, pos)
+                if match is None:
+                    pos = field.find(",", pos)  # skip the rest of this element
+                    if pos < 0:
+                        break
+                    continue
+                name, value, port = match.groups()
+                if value[0] == '"':
+                    value = _QUOTED_PAIR_RE.sub(r"\1", value[1:-1])
+                if port:
+                    value += port
+                elem[name.lower()] = value
+                pos = match.end()
+                after_pair = True
+    return tuple(elems)
+
+
+def _parse_cookies(raw: str) -> dict[str, str]:
+    cookies: dict[str, str] = {}
+    bad: list[str] = []
+    pos, end = 0, len(raw)
+    while pos < end:
+        semi = raw.find(";", pos)
+        if semi < 0:
+            semi = end
+        eq = raw.find("=", pos, semi)
+        if eq < 0:
+            name, value = raw[pos:semi].strip(" \t"), ""
+            pos = semi + 1
+        else:
+            name = raw[pos:eq].strip(" \t")
+            start = eq + 1
+            while start < semi and raw[start] in " \t":
+                start += 1
+            quoted = _COOKIE_QUOTED_RE.match(raw, start) if raw.startswith('"', start) else None
+            if quoted is not None:
+                # A quoted value may hold ";": it ends at its closing quote when only
+                # blanks follow before the next ";".
+                after = raw.find(";", quoted.end())
+                if after < 0:
+                    after = end
+                if raw[quoted.end() : after].strip(" \t"):
+                    quoted = None
+                else:
+                    semi = after
+            if quoted is not None:
+                value = _unquote_cookie(quoted.group())
+            else:
+                value = _unquote_cookie(raw[start:semi].strip(" \t"))
+            pos = semi + 1
+        if not name:
+            continue
+        if all(c in _COOKIE_NAME for c in name):
+            cookies[name] = value
+        else:
+            bad.append(name)
+    if bad:
+        # One line per header, however many names (GHSA-fh55-r93g-j68g: no log storm).
+        _log.debug("Cannot load cookie. Illegal cookie names: %r", bad)
+    return cookies
+
+
+def _unescape(match: re.Match[str]) -> str:
+    octal = match.group(1)
+    return chr(int(octal, 8)) if octal else match.group(2)
+
+
 def _unquote_cookie(value: str) -> str:
+    # A quoted value loses its quotes and its backslash escapes (\\" and octal \\ooo).
     if len(value) >= 2 and value[0] == value[-1] == '"':
-        try:
-            cookie: SimpleCookie = SimpleCookie()
-            cookie.load(f"x={value}")
-            return cookie["x"].value
-        except (CookieError, KeyError):
-            return value[1:-1]
+        return _COOKIE_ESCAPE_RE.sub(_unescape, value[1:-1])
     return value
