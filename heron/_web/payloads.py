@@ -81,6 +81,26 @@ def _file_name(file: object) -> str | None:
     return None
 
 
+def _position(file: IO[Any]) -> int | None:
+    try:
+        return file.tell() if file.seekable() else None
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
+def _read_all(file: IO[Any], start: int | None) -> Any:
+    """The whole of ``file`` from ``start``, leaving it there to be sent afterwards
+    (blocking: the ``Response.text`` of a file body, as aiohttp reads it)."""
+    if start is not None:
+        file.seek(start)
+    pieces = []
+    while piece := file.read(CHUNK_SIZE):
+        pieces.append(piece)
+    if start is not None:
+        file.seek(start)
+    return pieces[0][:0].join(pieces) if pieces else b""
+
+
 def _file_size(file: IO[Any]) -> int | None:
     """The bytes from the current position to the end, when the file can tell."""
     try:
@@ -118,11 +138,16 @@ class _IterablePayload(BodyPayload):
 class _BytesPayload(BodyPayload):
     """An in-memory file: read without an executor."""
 
-    __slots__ = ("_encoding",)
+    __slots__ = ("_encoding", "_start")
 
     def __init__(self, value: Any, size: int | None, content_type: str, encoding: str | None):
         super().__init__(value, size, content_type)
         self._encoding = encoding
+        self._start = _position(value)
+
+    def decode(self, encoding: str) -> str:
+        data = _read_all(self.value, self._start)
+        return data if isinstance(data, str) else data.decode(encoding)
 
     async def write(self, write: Write) -> None:
         read = self.value.read
@@ -137,7 +162,7 @@ class _BytesPayload(BodyPayload):
 class _FilePayload(BodyPayload):
     """A file that may block: read in the default executor, closed when sent."""
 
-    __slots__ = ("_encoding",)
+    __slots__ = ("_encoding", "_start")
 
     def __init__(
         self,
@@ -149,6 +174,11 @@ class _FilePayload(BodyPayload):
     ) -> None:
         super().__init__(value, size, content_type, headers)
         self._encoding = encoding
+        self._start = _position(value)
+
+    def decode(self, encoding: str) -> str:
+        data = _read_all(self.value, self._start)
+        return data if isinstance(data, str) else data.decode(encoding)
 
     async def write(self, write: Write) -> None:
         loop = asyncio.get_running_loop()

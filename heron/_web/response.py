@@ -13,6 +13,7 @@ import datetime
 import enum
 import json
 import math
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
@@ -85,7 +86,25 @@ def _parse_content_type(raw: str) -> tuple[str, dict[str, str]]:
         key, sep, value = part.partition("=")
         if sep:
             params[key.strip().lower()] = value.strip().strip('"')
-    return mime.strip().lower(), params
+    mime = mime.strip().lower()
+    if "/" not in mime:
+        # Not a media type (aiohttp reads it as the default too).
+        mime = "application/octet-stream"
+    return mime, params
+
+
+class _MisuseError(RuntimeError, AssertionError):
+    """A response used out of order; aiohttp asserts here, so both kinds are caught."""
+
+
+class _WrongTypeError(TypeError, AssertionError):
+    """An argument of the wrong type; aiohttp asserts here, so both kinds are caught."""
+
+
+# RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE; etagc = "!" / %x23-7E / obs-text
+_ETAGC = re.compile(r"[!\x23-\x7e\x80-\xff]+")
+_QUOTED_ETAG = re.compile(r'(W/)?"([!\x23-\x7e\x80-\xff]+)"')
+_SEEN_STR_KEYS: set[str] = set()
 
 
 class StreamResponse(StateMapping[str]):
@@ -135,6 +154,19 @@ class StreamResponse(StateMapping[str]):
         else:
             self.set_status(status, reason)
 
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if type(key) is str and key not in _SEEN_STR_KEYS:
+            from .app import NotAppKeyWarning
+
+            _SEEN_STR_KEYS.add(key)
+            warnings.warn(
+                "It is recommended to use web.ResponseKey instances for keys.\n"
+                "https://docs.aiohttp.org/en/stable/web_advanced.html#response-s-storage",
+                NotAppKeyWarning,
+                stacklevel=2,
+            )
+        self._state[key] = value
+
     # ------------------------------------------------------------------ status
 
     @property
@@ -157,7 +189,7 @@ class StreamResponse(StateMapping[str]):
     def set_status(self, status: int, reason: str | None = None) -> None:
         """Set the status code and (optionally) a reason phrase without CR or LF."""
         if self.prepared:
-            raise RuntimeError(
+            raise _MisuseError(
                 "Cannot change the response status code after the headers have been sent"
             )
         self._status = status = int(status)
@@ -197,9 +229,11 @@ class StreamResponse(StateMapping[str]):
 
     def enable_chunked_encoding(self, chunk_size: int | None = None) -> None:
         """Send the body with chunked transfer coding."""
-        self._chunked = True
         if hdrs.CONTENT_LENGTH in self._headers:
             raise RuntimeError("You can't enable chunked encoding when a content length is set")
+        if chunk_size is not None:
+            warnings.warn("Chunk size is deprecated #1615", DeprecationWarning, stacklevel=2)
+        self._chunked = True
 
     def enable_compression(
         self,
@@ -214,6 +248,9 @@ class StreamResponse(StateMapping[str]):
         """
         if isinstance(force, bool):
             force = ContentCoding.deflate if force else ContentCoding.identity
+            warnings.warn(
+                "Using boolean for force is deprecated #3318", DeprecationWarning, stacklevel=2
+            )
         if force not in (None, ContentCoding.identity) and force.value not in available():
             raise RuntimeError(f"{force.value!r} compression needs heron[compression]")
         self._compression = True
@@ -372,7 +409,8 @@ class StreamResponse(StateMapping[str]):
         elif isinstance(value, (int, float)):
             self._headers[hdrs.LAST_MODIFIED] = http_date(math.ceil(value))
         elif isinstance(value, datetime.datetime):
-            self._headers[hdrs.LAST_MODIFIED] = http_date(value.timestamp())
+            # Rounded up, as a timestamp is: never earlier than the true modification time.
+            self._headers[hdrs.LAST_MODIFIED] = http_date(math.ceil(value.timestamp()))
         elif isinstance(value, str):
             self._headers[hdrs.LAST_MODIFIED] = value
         else:
@@ -381,29 +419,36 @@ class StreamResponse(StateMapping[str]):
     @property
     def etag(self) -> ETag | None:
         raw = self._headers.get(hdrs.ETAG)
-        if raw is None:
+        if not raw:
             return None
-        weak = raw.startswith("W/")
-        value = raw[2:] if weak else raw
-        if len(value) < 2 or value[0] != '"' or value[-1] != '"':
+        if raw == "*":
+            return ETag("*")
+        match = _QUOTED_ETAG.fullmatch(raw)
+        if match is None:
             return None
-        return ETag(value[1:-1], weak)
+        return ETag(match.group(2), match.group(1) is not None)
 
     @etag.setter
     def etag(self, value: ETag | str | None) -> None:
         if value is None:
             self._headers.pop(hdrs.ETAG, None)
-        elif isinstance(value, str) and value == "*":
-            self._headers[hdrs.ETAG] = value
-        elif isinstance(value, str):
-            _check_etag(value)
-            self._headers[hdrs.ETAG] = f'"{value}"'
-        elif isinstance(value, ETag):
-            _check_etag(value.value)
-            prefix = "W/" if value.is_weak else ""
-            self._headers[hdrs.ETAG] = f'{prefix}"{value.value}"'
-        else:
-            raise ValueError(f"Unsupported etag type: {type(value)}")
+            return
+        tag: Any = value
+        weak = False
+        if not isinstance(value, str):
+            # An ETag, or an object shaped like one (aiohttp's own ETag class).
+            tag = getattr(value, "value", None)
+            weak = bool(getattr(value, "is_weak", False))
+            if not isinstance(tag, str):
+                raise ValueError(
+                    f"Unsupported etag type: {type(value)}. etag must be str, ETag or None"
+                )
+        if tag == "*":
+            self._headers[hdrs.ETAG] = "*"
+            return
+        if _ETAGC.fullmatch(tag) is None:
+            raise ValueError(f"Value {tag!r} is not a valid etag. Maybe it contains '\"'?")
+        self._headers[hdrs.ETAG] = f'W/"{tag}"' if weak else f'"{tag}"'
 
     # ------------------------------------------------------------------ sending
 
@@ -418,7 +463,12 @@ class StreamResponse(StateMapping[str]):
             return writer
         self._claim(request)
         await request._prepare_hook(self)
+        if self._compression:
+            await self._compress_whole(request)
         return self._start(request)
+
+    async def _compress_whole(self, request: BaseRequest) -> None:
+        """Compress a body known in full before the head is built (Response does)."""
 
     def _claim(self, request: BaseRequest) -> None:
         # A clone of the request shares its writer: same request, same response.
@@ -493,19 +543,30 @@ class StreamResponse(StateMapping[str]):
                 text += "; Partitioned"
             yield hdrs.SET_COOKIE, text
 
-    def _setup_compression(self, request: BaseRequest) -> None:
+    def _coding(self, request: BaseRequest) -> ContentCoding | None:
+        """The coding to compress with, or None (identity, nothing acceptable, or the
+        body already has a Content-Encoding: never compressed twice)."""
         if hdrs.CONTENT_ENCODING in self._headers:
-            return  # already encoded: never compress twice
+            return None
         coding = self._compression_force
         if coding is None:
             name = negotiate(request.headers.get(hdrs.ACCEPT_ENCODING, ""), available())
             coding = ContentCoding(name) if name is not None else None
         if coding is None or coding is ContentCoding.identity:
-            return
-        self._compressor = make_compressor(coding.value, self._compression_strategy)
+            return None
+        return coding
+
+    def _set_coding(self, coding: ContentCoding) -> None:
         self._headers[hdrs.CONTENT_ENCODING] = coding.value
         if hdrs.ACCEPT_ENCODING not in self._headers.getall(hdrs.VARY, ()):
             self._headers.add(hdrs.VARY, hdrs.ACCEPT_ENCODING)
+
+    def _setup_compression(self, request: BaseRequest) -> None:
+        coding = self._coding(request)
+        if coding is None:
+            return
+        self._compressor = make_compressor(coding.value, self._compression_strategy)
+        self._set_coding(coding)
         self._headers.pop(hdrs.CONTENT_LENGTH, None)
         if request.version >= (1, 1):
             self._chunked = True
@@ -518,7 +579,7 @@ class StreamResponse(StateMapping[str]):
         if writer is None:
             raise RuntimeError("Cannot call write() before prepare()")
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"data argument must be byte-ish ({type(data)!r})")
+            raise _WrongTypeError(f"data argument must be byte-ish ({type(data)!r})")
         self._body_length += len(data)
         if self._compressor is not None:
             data = await self._compress(data, False)
@@ -540,13 +601,13 @@ class StreamResponse(StateMapping[str]):
     async def drain(self) -> None:
         """Wait until the peer has taken what was written (deprecated, as in aiohttp:
         ``write()`` already waits)."""
+        if self._writer is None:
+            raise _MisuseError("Response has not been started")
         warnings.warn(
             "drain method is deprecated, use await resp.write()",
             DeprecationWarning,
             stacklevel=2,
         )
-        if self._writer is None:
-            raise RuntimeError("Response has not been started")
         await self._writer.drain()
 
     async def write_eof(self, data: bytes = b"") -> None:
@@ -555,7 +616,7 @@ class StreamResponse(StateMapping[str]):
             return
         writer = self._writer
         if writer is None:
-            raise RuntimeError("Response has not been started")
+            raise _MisuseError("Response has not been started")
         self._body_length += len(data)
         if self._compressor is not None:
             data = await self._compress(data, True)
@@ -570,13 +631,13 @@ class StreamResponse(StateMapping[str]):
     # ------------------------------------------------------------------ mapping and identity
 
     def __repr__(self) -> str:
-        info = "eof" if self._eof_sent else ("prepared" if self.prepared else "not prepared")
+        if self._eof_sent:
+            info = "eof"
+        elif self.prepared and self._req is not None:
+            info = f"{self._req.method} {self._req.path} "
+        else:
+            info = "not prepared"
         return f"<{type(self).__name__} {self.reason} {info}>"
-
-
-def _check_etag(value: str) -> None:
-    if '"' in value or any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
-        raise ValueError(f"Value {value!r} is not a valid etag")
 
 
 # content_type argument -> the Content-Type field of a text response (UTF-8) or of a
@@ -608,6 +669,8 @@ class Response(StreamResponse):
     """
 
     _payload: BodyPayload | None = None
+    #: The body as sent once compressed whole by ``prepare`` (aiohttp's name).
+    _compressed_body: bytes | None = None
 
     def __init__(
         self,
@@ -699,6 +762,8 @@ class Response(StreamResponse):
     def body(self, body: Any) -> None:
         if self._payload is not None:
             self._payload = None
+        if self._compressed_body is not None:
+            self._compressed_body = None
         if body is None:
             self._body = None
         elif isinstance(body, (bytes, bytearray, memoryview)):
@@ -730,7 +795,7 @@ class Response(StreamResponse):
     @text.setter
     def text(self, text: str) -> None:
         if not isinstance(text, str):
-            raise TypeError(f"text argument must be str ({type(text)!r})")
+            raise _WrongTypeError(f"text argument must be str ({type(text)!r})")
         if hdrs.CONTENT_TYPE not in self._headers:
             # PERF: "notfound" (every HTTP exception's body): what the general path below
             # ends with when there is no Content-Type, without parsing it back twice.
@@ -752,6 +817,8 @@ class Response(StreamResponse):
             return None
         if hdrs.CONTENT_LENGTH in self._headers:
             return super().content_length
+        if self._compressed_body is not None:
+            return len(self._compressed_body)
         if self._payload is not None:
             return None if self._compression else self._payload.size
         return len(self._body) if self._body is not None else 0
@@ -767,13 +834,17 @@ class Response(StreamResponse):
             await self._write_payload(self._payload)
             return
         body = self._body or b""
-        if self._compressor is not None:
+        if self._must_be_empty_body:
+            body = b""  # 1xx, 204, 304 (and HEAD): no body, whatever was set
+        elif self._compressed_body is not None:
+            body = self._compressed_body
+        elif self._compressor is not None:
             self._body_length = len(body)
             await super().write_eof(body)
             return
         writer = self._writer
         if writer is None:
-            raise RuntimeError("Response has not been started")
+            raise _MisuseError("Response has not been started")
         self._body_length = len(body)
         await writer.write_eof(body)
         self._eof_sent = True
@@ -781,7 +852,7 @@ class Response(StreamResponse):
     async def _write_payload(self, payload: BodyPayload) -> None:
         """Send a streamed body, then finish; at most the declared Content-Length."""
         if self._writer is None:
-            raise RuntimeError("Response has not been started")
+            raise _MisuseError("Response has not been started")
         try:
             if not self._must_be_empty_body:
                 declared = None if self._chunked else self.content_length
@@ -810,17 +881,38 @@ class Response(StreamResponse):
             # connection closing.
             self._keep_alive = False
 
+    async def _compress_whole(self, request: BaseRequest) -> None:
+        # A body known in full is compressed whole and sent with its Content-Length
+        # (a streamed or chunked one is compressed as it is written).
+        if self._chunked or self._payload is not None:
+            return
+        coding = self._coding(request)
+        if coding is None:
+            return
+        self._compressor = make_compressor(coding.value, self._compression_strategy)
+        try:
+            compressed = await self._compress(self._body or b"", True)
+        finally:
+            self._compressor = None
+        self._compressed_body = compressed
+        self._set_coding(coding)
+        self._headers[hdrs.CONTENT_LENGTH] = str(len(compressed))
+
     def _start(self, request: BaseRequest) -> ResponseWriter:
         if (
             not self._chunked
-            and not self._compression
             and hdrs.CONTENT_LENGTH not in self._headers
             and self._status not in _NO_BODY_STATUSES
         ):
             payload = self._payload
             if payload is None:
-                self._headers[hdrs.CONTENT_LENGTH] = str(len(self._body)) if self._body else "0"
-            elif payload.size is not None:
+                body = self._body
+                if body:
+                    self._headers[hdrs.CONTENT_LENGTH] = str(len(body))
+                elif request._method != "HEAD":
+                    # A HEAD answer without a body says nothing of the GET's length.
+                    self._headers[hdrs.CONTENT_LENGTH] = "0"
+            elif payload.size is not None and not self._compression:
                 self._headers[hdrs.CONTENT_LENGTH] = str(payload.size)
         return super()._start(request)
 
@@ -846,6 +938,7 @@ class Response(StreamResponse):
             and self._custom_reason is None
             and not self._cookies
             and status not in _NO_BODY_STATUSES
+            and (body or not head_only)
         ):
             head = self._cached_head(request, headers, status, len(body))
             if head is not None:
@@ -859,7 +952,8 @@ class Response(StreamResponse):
         if status in _NO_BODY_STATUSES:
             headers.pop(hdrs.CONTENT_LENGTH, None)
             body = b""
-        elif hdrs.CONTENT_LENGTH not in headers:
+        elif hdrs.CONTENT_LENGTH not in headers and (body or not head_only):
+            # A HEAD answer without a body says nothing of the GET's length.
             headers[hdrs.CONTENT_LENGTH] = str(len(body))
         self._finish_headers(request)
         writer = self._writer = request._payload_writer
