@@ -45,6 +45,11 @@ __all__ = ("BaseRequest", "FileField", "Request")
 
 _log = logging.getLogger("heron.web")
 
+# Plain-str state keys already warned about (once per key per process, as aiohttp).  The
+# keys heron's sessions and templating set (aiohttp_session's and aiohttp_jinja2's own
+# names, kept for compatibility) are not the application's choice: no warning for them.
+_SEEN_STR_KEYS: set[str] = {"aiohttp_session", "aiohttp_session_storage", "aiohttp_jinja2_context"}
+
 # Forwarded (RFC 7239 §4): name=value pairs, a value is a token or a quoted-string.  The
 # quoted-string's two alternatives never overlap (no backslash in qdtext): linear matching.
 _FWD_TOKEN = r"[A-Za-z0-9!#$%&'*+.^_`|~-]+"
@@ -116,6 +121,19 @@ class BaseRequest(StateMapping[str]):
             self.__dict__["host"] = host
         if remote is not None:
             self.__dict__["remote"] = remote
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if type(key) is str and key not in _SEEN_STR_KEYS:
+            from .app import NotAppKeyWarning
+
+            _SEEN_STR_KEYS.add(key)
+            warnings.warn(
+                "It is recommended to use web.RequestKey instances for keys.\n"
+                "https://docs.aiohttp.org/en/stable/web_advanced.html#request-s-storage",
+                NotAppKeyWarning,
+                stacklevel=2,
+            )
+        self._state[key] = value
 
     # ------------------------------------------------------------------ hooks for the server
 

@@ -311,3 +311,29 @@ async def test_raw_client_sanity(raw: Any, serve: Serve) -> None:
     data = await client.read_raw()
     assert b"200" in data.split(b"\r\n", 1)[0]
     assert seen["host"] == "127.0.0.1"
+
+
+# ---------------------------------------------------------------- state keys
+
+
+def test_plain_str_state_keys_warn_once_per_key() -> None:
+    req = make_mocked_request("GET", "/")
+    with pytest.warns(web.NotAppKeyWarning, match="web.RequestKey"):
+        req["test_request_unit_key"] = 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        req["test_request_unit_key"] = 2  # already warned about
+        key = web.RequestKey("typed", int)
+        req[key] = 3
+        assert (req["test_request_unit_key"], req[key]) == (2, 3)
+
+
+def test_heron_batteries_str_keys_do_not_warn() -> None:
+    # heron.sessions and heron.templating keep aiohttp_session's/aiohttp_jinja2's str keys.
+    from heron import sessions, templating
+
+    req = make_mocked_request("GET", "/")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in (sessions.SESSION_KEY, sessions.STORAGE_KEY, templating.REQUEST_CONTEXT_KEY):
+            req[name] = object()
