@@ -110,6 +110,9 @@ _SEEN_STR_KEYS: set[str] = set()
 class StreamResponse(StateMapping[str]):
     """A response whose body is written piece by piece after ``prepare``."""
 
+    #: True on HTTP exceptions (aiohttp's marker); read instead of a slow isinstance().
+    __http_exception__ = False
+
     _length_check = True
     _zlib_executor_size: int | None = None
     _zlib_executor: Executor | None = None
