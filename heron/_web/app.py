@@ -33,7 +33,7 @@ from .resources import AbstractResource, PrefixedSubAppResource
 from .response import StreamResponse
 from .routes import raise_match_error
 from .signals import CleanupContext, FrozenList, Signal
-from .state import StateMapping
+from .state import NotAppKeyWarning, StateMapping
 from .urldispatcher import UrlDispatcher
 
 if TYPE_CHECKING:
@@ -46,10 +46,6 @@ web_logger = logging.getLogger("heron.web")
 T = TypeVar("T")
 _R = TypeVar("_R", bound=AbstractResource)
 _Handler = Callable[[Any], Awaitable[StreamResponse]]
-
-
-class NotAppKeyWarning(UserWarning):
-    """A plain ``str`` was used as a key in an application's state."""
 
 
 class _Key(Generic[T]):

@@ -135,32 +135,8 @@ class _IterablePayload(BodyPayload):
             await aclose()
 
 
-class _BytesPayload(BodyPayload):
-    """An in-memory file: read without an executor."""
-
-    __slots__ = ("_encoding", "_start")
-
-    def __init__(self, value: Any, size: int | None, content_type: str, encoding: str | None):
-        super().__init__(value, size, content_type)
-        self._encoding = encoding
-        self._start = _position(value)
-
-    def decode(self, encoding: str) -> str:
-        data = _read_all(self.value, self._start)
-        return data if isinstance(data, str) else data.decode(encoding)
-
-    async def write(self, write: Write) -> None:
-        read = self.value.read
-        encoding = self._encoding
-        while piece := read(CHUNK_SIZE):
-            await write(piece.encode(encoding) if encoding is not None else piece)
-
-    async def close(self) -> None:
-        self.value.close()
-
-
-class _FilePayload(BodyPayload):
-    """A file that may block: read in the default executor, closed when sent."""
+class _FileObjectPayload(BodyPayload):
+    """A file object sent from its current position (encoded when it is a text file)."""
 
     __slots__ = ("_encoding", "_start")
 
@@ -169,8 +145,8 @@ class _FilePayload(BodyPayload):
         value: Any,
         size: int | None,
         content_type: str,
-        headers: tuple[tuple[str, str], ...],
         encoding: str | None,
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
         super().__init__(value, size, content_type, headers)
         self._encoding = encoding
@@ -180,15 +156,33 @@ class _FilePayload(BodyPayload):
         data = _read_all(self.value, self._start)
         return data if isinstance(data, str) else data.decode(encoding)
 
+    async def close(self) -> None:
+        self.value.close()
+
+
+class _BytesPayload(_FileObjectPayload):
+    """An in-memory file: read without an executor."""
+
+    __slots__ = ()
+
+    async def write(self, write: Write) -> None:
+        read = self.value.read
+        encoding = self._encoding
+        while piece := read(CHUNK_SIZE):
+            await write(piece.encode(encoding) if encoding is not None else piece)
+
+
+class _FilePayload(_FileObjectPayload):
+    """A file that may block: read in the default executor, closed when sent."""
+
+    __slots__ = ()
+
     async def write(self, write: Write) -> None:
         loop = asyncio.get_running_loop()
         read = self.value.read
         encoding = self._encoding
         while piece := await loop.run_in_executor(None, read, CHUNK_SIZE):
             await write(piece.encode(encoding) if encoding is not None else piece)
-
-    async def close(self) -> None:
-        self.value.close()
 
 
 class _PartPayload(BodyPayload):
@@ -285,7 +279,7 @@ def _file_payload(body: Any) -> BodyPayload:
         content_type = mimetypes.guess_type(filename)[0] or _OCTET
     else:
         content_type = _OCTET
-    return _FilePayload(body, size, content_type, headers, encoding)
+    return _FilePayload(body, size, content_type, encoding, headers)
 
 
 def make_payload(body: Any) -> BodyPayload:

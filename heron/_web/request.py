@@ -34,7 +34,7 @@ from .bodies import read_multipart_form, too_many_fields
 from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
 from .multipart import MultipartReader
 from .response import ETag
-from .state import StateMapping
+from .state import StateMapping, warn_str_key
 
 if TYPE_CHECKING:
     from .._io.protocol import HttpProtocol
@@ -124,15 +124,7 @@ class BaseRequest(StateMapping[str]):
 
     def __setitem__(self, key: Any, value: Any) -> None:
         if type(key) is str and key not in _SEEN_STR_KEYS:
-            from .app import NotAppKeyWarning
-
-            _SEEN_STR_KEYS.add(key)
-            warnings.warn(
-                "It is recommended to use web.RequestKey instances for keys.\n"
-                "https://docs.aiohttp.org/en/stable/web_advanced.html#request-s-storage",
-                NotAppKeyWarning,
-                stacklevel=2,
-            )
+            warn_str_key(key, _SEEN_STR_KEYS, "RequestKey", "request-s-storage")
         self._state[key] = value
 
     # ------------------------------------------------------------------ hooks for the server

@@ -31,7 +31,7 @@ from .._proto.serialize import reason_phrase, serialize_head, status_line
 from .._util.dates import http_date
 from .._util.fastjson import dumps as _fast_dumps
 from .payloads import BodyPayload, make_payload
-from .state import StateMapping
+from .state import StateMapping, warn_str_key
 
 if TYPE_CHECKING:
     from .request import BaseRequest
@@ -159,15 +159,7 @@ class StreamResponse(StateMapping[str]):
 
     def __setitem__(self, key: Any, value: Any) -> None:
         if type(key) is str and key not in _SEEN_STR_KEYS:
-            from .app import NotAppKeyWarning
-
-            _SEEN_STR_KEYS.add(key)
-            warnings.warn(
-                "It is recommended to use web.ResponseKey instances for keys.\n"
-                "https://docs.aiohttp.org/en/stable/web_advanced.html#response-s-storage",
-                NotAppKeyWarning,
-                stacklevel=2,
-            )
+            warn_str_key(key, _SEEN_STR_KEYS, "ResponseKey", "response-s-storage")
         self._state[key] = value
 
     # ------------------------------------------------------------------ status

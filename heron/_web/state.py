@@ -6,12 +6,34 @@ and are always truthy (an empty state must not make a response falsy).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, MutableMapping
 from typing import Any, TypeVar
 
-__all__ = ("StateMapping",)
+__all__ = ("NotAppKeyWarning", "StateMapping", "warn_str_key")
 
 K = TypeVar("K")
+
+
+class NotAppKeyWarning(UserWarning):
+    """A plain ``str`` was used as a key in an application's, request's or response's state."""
+
+
+def warn_str_key(key: str, seen: set[str], key_class: str, anchor: str) -> None:
+    """Warn that a plain ``str`` state key was used, and remember it in ``seen``.
+
+    Callers warn once per key: they call this only for a ``str`` key not yet in ``seen``
+    (checked inline: ``__setitem__`` is on the "middleware" bench path).  ``key_class`` names
+    the typed key to use instead (``RequestKey``...) and ``anchor`` the section of aiohttp's
+    documentation that explains it.
+    """
+    seen.add(key)
+    warnings.warn(
+        f"It is recommended to use web.{key_class} instances for keys.\n"
+        f"https://docs.aiohttp.org/en/stable/web_advanced.html#{anchor}",
+        NotAppKeyWarning,
+        stacklevel=3,
+    )
 
 
 class StateMapping(MutableMapping[K, Any]):
