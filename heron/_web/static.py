@@ -231,14 +231,11 @@ class StaticResource(PrefixResource):
         st: os.stat_result | None
         try:
             plain = resolve_plain(self._root, parts)
-        except PermissionError:
-            return "forbidden", None
-        except FileNotFoundError:
-            if not ask.codings or not parts:
-                return "missing", None
+        except (OSError, ValueError) as exc:
+            kind = _lookup_failure(exc, ask, parts)
+            if kind is not None:
+                return kind, None
             plain = None  # maybe a precompressed sibling exists without the file
-        except (OSError, ValueError):
-            return "missing", None
         if plain is not None:
             real, st = plain
         else:
@@ -250,14 +247,11 @@ class StaticResource(PrefixResource):
             real = confined
             try:
                 st = os.stat(real)
-            except PermissionError:
-                return "forbidden", None
-            except FileNotFoundError:
-                if not ask.codings or not parts:
-                    return "missing", None
+            except (OSError, ValueError) as exc:
+                kind = _lookup_failure(exc, ask, parts)
+                if kind is not None:
+                    return kind, None
                 st = None  # plan_file looks for a sibling the client accepts
-            except (OSError, ValueError):
-                return "missing", None
         if st is not None and stat_mod.S_ISDIR(st.st_mode):
             if not self._show_index:
                 return "forbidden", None
@@ -318,3 +312,13 @@ class StaticResource(PrefixResource):
     def __repr__(self) -> str:
         name = f"'{self.name}'" if self.name is not None else ""
         return f"<StaticResource {name} {self._prefix} -> {self._directory!r}>"
+
+
+def _lookup_failure(exc: Exception, ask: _Ask, parts: tuple[str, ...]) -> str | None:
+    """What a failed stat of the requested file answers: "forbidden", "missing", or None
+    when the file is missing but a precompressed sibling the client accepts may exist."""
+    if isinstance(exc, PermissionError):
+        return "forbidden"
+    if isinstance(exc, FileNotFoundError) and ask.codings and parts:
+        return None
+    return "missing"
