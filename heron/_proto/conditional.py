@@ -13,6 +13,8 @@ import re
 import time
 from typing import Final, NamedTuple
 
+from .._util.grammar import TOKEN
+
 __all__ = (
     "ANY_TAG",
     "NOT_MODIFIED",
@@ -67,7 +69,7 @@ _ASCTIME_RE: Final = re.compile(rf"{_DAY} {_MONTH} ([0-9 ][0-9]) {_TIME} ([0-9]{
 # Accept-Encoding element: token [ OWS ";" OWS "q=" qvalue ] (other parameters are not defined).
 _UNLISTED_IDENTITY: Final = 0.0001
 _CODING_RE: Final = re.compile(
-    r"[ \t]*([!#$%&'*+\-.^_`|~0-9A-Za-z]+)[ \t]*"
+    rf"[ \t]*({TOKEN})[ \t]*"
     r"(?:;[ \t]*[qQ]=(0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)[ \t]*)?$"
 )
 

@@ -29,6 +29,7 @@ from .._io.writer import ResponseWriter
 from .._proto.conditional import parse_entity_tags, parse_http_date
 from .._proto.decoding import ContentDecodingError, make_content_decoder
 from .._proto.h1 import HttpVersion, RequestHead
+from .._util.grammar import TOKEN
 from .._util.reify import reify
 from .bodies import read_multipart_form, too_many_fields
 from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
@@ -52,9 +53,8 @@ _SEEN_STR_KEYS: set[str] = {"aiohttp_session", "aiohttp_session_storage", "aioht
 
 # Forwarded (RFC 7239 §4): name=value pairs, a value is a token or a quoted-string.  The
 # quoted-string's two alternatives never overlap (no backslash in qdtext): linear matching.
-_FWD_TOKEN = r"[A-Za-z0-9!#$%&'*+.^_`|~-]+"
 _FWD_QUOTED = r'"(?:\\[\t !-~]|[\t !#-\[\]-~])*"'
-_FORWARDED_PAIR_RE = re.compile(rf"({_FWD_TOKEN})=({_FWD_TOKEN}|{_FWD_QUOTED})(:[0-9]{{1,4}})?")
+_FORWARDED_PAIR_RE = re.compile(rf"({TOKEN})=({TOKEN}|{_FWD_QUOTED})(:[0-9]{{1,4}})?")
 _QUOTED_PAIR_RE = re.compile(r"\\([\t !-~])")
 
 # Cookie names as browsers send them: visible ASCII but the separators of the header

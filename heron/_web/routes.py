@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 from yarl import URL
 
 from .. import hdrs
+from .._util.grammar import TOKEN
 from .exceptions import HTTPException, HTTPExpectationFailed
 from .handler_types import ExpectHandler, Handler
 from .view import AbstractView
@@ -28,7 +29,7 @@ __all__ = (
     "raise_match_error",
 )
 
-_METHOD_RE: Final = re.compile(r"[0-9A-Za-z!#$%&'*+\-.^_`|~]+")
+_METHOD_RE: Final = re.compile(TOKEN)
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 

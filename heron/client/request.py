@@ -13,6 +13,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Ma
 from pathlib import PurePath
 from typing import Any, BinaryIO, Protocol, TextIO
 
+from .._util.grammar import TOKEN
 from .protocol import ClientProtocol
 
 __all__ = (
@@ -31,7 +32,7 @@ __all__ = (
     "write_body",
 )
 
-_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TOKEN_RE = re.compile(TOKEN)
 _BAD_VALUE_RE = re.compile(r"[\x00\r\n]")
 _BAD_TARGET_RE = re.compile(r"[\x00-\x20\x7f]")
 
