@@ -182,6 +182,8 @@ class Server:
         try:
             response = await self.request_handler(request)
         except HTTPException as exc:
+            # Its traceback holds this frame, which holds it: a cycle, and nothing reads it.
+            exc.__traceback__ = None
             response = exc
         except asyncio.CancelledError:
             raise
@@ -252,6 +254,10 @@ class Server:
             await self._send(request, response, writer)
         if access is not None:
             access.log(request, response, time.perf_counter() - started)
+        # Sent: the response forgets its request, as aiohttp's does after write_eof.  A
+        # response the request refers to (the router's 404/405 in match_info) would otherwise
+        # make a cycle only the garbage collector frees.
+        response._req = None
         return bool(response.keep_alive)
 
 
