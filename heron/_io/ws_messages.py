@@ -33,6 +33,13 @@ class MessageMethods:
 
     #: The connection once there is one (the subclass sets it).
     _conn: WebSocketConnection | None
+    #: True in a subclass that overrides ``receive()``: ``receive_*`` and ``async for``
+    #: then go through it, as aiohttp's do, instead of taking from the connection.
+    _custom_receive: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._custom_receive = cls.receive is not MessageMethods.receive
 
     def _connection(self) -> WebSocketConnection:
         raise NotImplementedError
@@ -103,10 +110,13 @@ class MessageMethods:
 
     async def receive_str(self, *, timeout: float | None = None) -> Any:
         """The next message, which must be TEXT."""
-        conn = self._conn or self._connection()
-        msg = conn.take()
-        if msg is None:
-            msg = await conn.receive(timeout)
+        if self._custom_receive:
+            msg = await self.receive(timeout)
+        else:
+            conn = self._conn or self._connection()
+            msg = conn.take()
+            if msg is None:
+                msg = await conn.receive(timeout)
         if msg[0] is not _TEXT:
             raise WSMessageTypeError(
                 f"Received message {msg.type}:{msg.data!r} is not WSMsgType.TEXT"
@@ -115,10 +125,13 @@ class MessageMethods:
 
     async def receive_bytes(self, *, timeout: float | None = None) -> bytes:
         """The next message, which must be BINARY."""
-        conn = self._conn or self._connection()
-        msg = conn.take()
-        if msg is None:
-            msg = await conn.receive(timeout)
+        if self._custom_receive:
+            msg = await self.receive(timeout)
+        else:
+            conn = self._conn or self._connection()
+            msg = conn.take()
+            if msg is None:
+                msg = await conn.receive(timeout)
         if msg[0] is not _BINARY:
             raise WSMessageTypeError(
                 f"Received message {msg.type}:{msg.data!r} is not WSMsgType.BINARY"
@@ -136,6 +149,11 @@ class MessageMethods:
         return self
 
     async def __anext__(self) -> WSMessage:
+        if self._custom_receive:
+            msg = await self.receive()
+            if msg[0] in _END:
+                raise StopAsyncIteration
+            return msg
         conn = self._conn or self._connection()
         msg = conn.take()
         if msg is None:

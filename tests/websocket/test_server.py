@@ -563,3 +563,42 @@ async def test_heartbeat_ping_that_cannot_be_written_ends_receive(aiohttp_server
     assert close_code == WSCloseCode.ABNORMAL_CLOSURE
     assert isinstance(exc, ConnectionResetError)
     assert await raw.eof()
+
+
+class _UppercasingWebSocket(WebSocketResponse):
+    """A subclass that rewrites every TEXT message in ``receive()`` (an app's own hook)."""
+
+    async def receive(self, timeout: float | None = None) -> Any:
+        msg = await super().receive(timeout)
+        if msg.type is WSMsgType.TEXT:
+            return msg._replace(data=msg.data.upper())
+        return msg
+
+
+async def test_an_overridden_receive_serves_receive_str_and_async_for(
+    aiohttp_server: Any,
+) -> None:
+    seen = Seen()
+
+    async def handler(request: heron_web.Request) -> WebSocketResponse:
+        ws = _UppercasingWebSocket()
+        await ws.prepare(request)
+        seen.append(await ws.receive_str())
+        seen.append(await ws.receive_json())
+        async for msg in ws:
+            seen.append(msg.data)
+        seen.done.set()
+        return ws
+
+    server = await serve(aiohttp_server, handler)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(server.make_url("/")) as ws,
+    ):
+        await ws.send_str("first")
+        await ws.send_str('"second"')
+        await ws.send_str("third")
+        await ws.send_str("fourth")
+        await ws.close()
+    await asyncio.wait_for(seen.done.wait(), 10)
+    assert list(seen) == ["FIRST", "SECOND", "THIRD", "FOURTH"]
