@@ -114,9 +114,8 @@ class MessageMethods:
             msg = await self.receive(timeout)
         else:
             conn = self._conn or self._connection()
-            msg = conn.take()
-            if msg is None:
-                msg = await conn.receive(timeout)
+            taken = conn.take()
+            msg = taken if taken is not None else await conn.receive(timeout)
         if msg[0] is not _TEXT:
             raise WSMessageTypeError(
                 f"Received message {msg.type}:{msg.data!r} is not WSMsgType.TEXT"
@@ -129,9 +128,8 @@ class MessageMethods:
             msg = await self.receive(timeout)
         else:
             conn = self._conn or self._connection()
-            msg = conn.take()
-            if msg is None:
-                msg = await conn.receive(timeout)
+            taken = conn.take()
+            msg = taken if taken is not None else await conn.receive(timeout)
         if msg[0] is not _BINARY:
             raise WSMessageTypeError(
                 f"Received message {msg.type}:{msg.data!r} is not WSMsgType.BINARY"
@@ -155,9 +153,10 @@ class MessageMethods:
                 raise StopAsyncIteration
             return msg
         conn = self._conn or self._connection()
-        msg = conn.take()
-        if msg is None:
-            msg = await conn.receive()
-            if msg[0] in _END:
-                raise StopAsyncIteration
+        taken = conn.take()
+        if taken is not None:
+            return taken
+        msg = await conn.receive()
+        if msg[0] in _END:
+            raise StopAsyncIteration
         return msg
