@@ -212,6 +212,12 @@ class StreamResponse(StateMapping[str]):
 
     @property
     def output_length(self) -> int:
+        """Bytes written so far, head included (deprecated, as in aiohttp)."""
+        warnings.warn("output_length is deprecated", DeprecationWarning, stacklevel=2)
+        return self._bytes_sent()
+
+    def _bytes_sent(self) -> int:
+        """Bytes written so far, head included (the access log's ``%b``)."""
         return self._writer.output_size if self._writer is not None else 0
 
     @property

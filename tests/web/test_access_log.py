@@ -154,16 +154,19 @@ def test_format_compiled_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(log_module, "_compile", counting)
     logger = logging.getLogger("heron.test.access.once")
     logger.setLevel(logging.INFO)
-    logger.addHandler(logging.NullHandler())
+    kept = ListHandler()
+    logger.addHandler(kept)
     logger.propagate = False
     access_logger = log_module.AccessLogger(logger, "%s %b")
     assert compiled == ["%s %b"]
 
     class FakeResponse:
         status = 201
-        output_length = 7
+        body_length = 7
         headers: dict[str, str] = {}
 
     for _ in range(3):
         access_logger.log(None, FakeResponse(), 0.5)  # type: ignore[arg-type]
     assert compiled == ["%s %b"]
+    # A stand-in that is no StreamResponse is asked for its body_length, as aiohttp asks.
+    assert kept.lines == ["201 7"] * 3

@@ -367,3 +367,14 @@ def test_async_iterable_body_has_no_text() -> None:
     resp = web.Response(body=gen)
     with pytest.raises(TypeError):
         resp.text  # noqa: B018
+
+
+async def test_output_length_is_deprecated_and_counts_the_head() -> None:
+    request = make_mocked_request("GET", "/")
+    resp = web.Response(body=b"answer")
+    await resp.prepare(request)
+    await resp.write_eof()
+    with pytest.warns(DeprecationWarning, match="output_length is deprecated"):
+        sent = resp.output_length
+    assert sent == len(request.writer.output)  # type: ignore[attr-defined]
+    assert sent > len(b"answer")
