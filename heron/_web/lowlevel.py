@@ -173,7 +173,8 @@ class Server:
         self.requests_count += 1
         # PERF: "plaintext": the connection's task read directly, not through its property.
         writer = ResponseWriter(protocol, head_only=head.method == "HEAD")
-        # (A Task started eagerly is not the connection's ``task`` until it suspends.)
+        # (A Task an eager task factory started is not the connection's ``task`` until it
+        # suspends.)
         task = protocol._task or asyncio.current_task()
         request = self._request_factory(head, payload, protocol, writer, task)
         access = self.access_logger

@@ -1,9 +1,11 @@
 """The request hot path keeps asyncio's semantics.
 
-A handler that finishes without suspending may run during its Task's eager start
-(3.12+): it must still run in its own Task (``asyncio.current_task()``, ``request.task``),
-in its own copy of the context, cancellable, and pipelined requests that finish eagerly
-must be answered in order without growing the stack.
+Each test runs twice: with the loop's default task creation, and (3.12+) with
+``asyncio.eager_task_factory``, under which a handler that finishes without suspending
+runs during its Task's creation.  Either way it must run in its own Task
+(``asyncio.current_task()``, ``request.task``), in its own copy of the context,
+cancellable, and pipelined requests that finish eagerly must be answered in order
+without growing the stack.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import asyncio
 import contextvars
 import re
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 import h11
+import pytest
 
 from heron import web
 
@@ -23,6 +27,23 @@ from .conftest import RawClient, Serve
 VAR: contextvars.ContextVar[str] = contextvars.ContextVar("VAR", default="unset")
 
 GET = b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+@pytest.fixture(autouse=True, params=["default", "eager"])
+async def task_factory(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Run the test's server (on this loop) with each way of starting handler Tasks."""
+    if request.param == "default":
+        yield
+        return
+    factory = getattr(asyncio, "eager_task_factory", None)
+    if factory is None:
+        pytest.skip("asyncio.eager_task_factory is new in 3.12")
+    loop = asyncio.get_running_loop()
+    loop.set_task_factory(factory)
+    try:
+        yield
+    finally:
+        loop.set_task_factory(None)
 
 
 async def get(client: RawClient, path: str) -> tuple[h11.Response, bytes]:
@@ -242,3 +263,12 @@ async def test_cached_head_matches_the_general_path(serve: Serve, raw: Any) -> N
         (b"content-length", b"4"),
         (b"server", heads[0][-1][1]),
     ]
+
+
+async def test_the_task_factory_in_use_is_the_one_requested(
+    request: pytest.FixtureRequest,
+) -> None:
+    # Guards the fixture above: the eager runs really run under the eager factory.
+    eager = request.node.callspec.params["task_factory"] == "eager"
+    factory = asyncio.get_running_loop().get_task_factory()
+    assert factory is (asyncio.eager_task_factory if eager else None)  # type: ignore[attr-defined]
