@@ -80,7 +80,7 @@ class _Key(Generic[T]):
             t = args[0] if args else None
         if t is None:
             t_repr = "<<Unknown>>"
-        elif isinstance(t, type):
+        elif isinstance(t, type) and not get_args(t):  # (3.10: list[int] passes as a type)
             t_repr = (
                 t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
             )
