@@ -63,7 +63,13 @@ bench-smoke: $(STAMP)
 	$(PY) bench/run.py --smoke --strict --no-save
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+## The test suite on the other supported Pythons (MATRIX="3.10 3.12 3.13"; each in its own
+## .venv-3.X; pyenv's interpreters or python3.X on PATH; ~4 minutes per version)
+.PHONY: matrix
+matrix:
+	sh scripts/matrix.sh
 
 ## Autobahn|Testsuite (WebSocket conformance, cases 1-13, ~10 minutes; installs the suite
 ## under ~/.cache/heron-autobahn with pyenv's Python 2.7.18 on first use)

@@ -40,6 +40,13 @@ async def task_factory(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         pytest.skip("asyncio.eager_task_factory is new in 3.12")
     loop = asyncio.get_running_loop()
     loop.set_task_factory(factory)
+    probe = asyncio.sleep(0)
+    try:
+        await loop.create_task(probe)
+    except TypeError as exc:  # uvloop on 3.13 (MagicStack/uvloop#746)
+        probe.close()
+        loop.set_task_factory(None)
+        pytest.skip(f"this loop cannot use asyncio.eager_task_factory: {exc}")
     try:
         yield
     finally:
