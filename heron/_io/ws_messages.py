@@ -8,7 +8,7 @@ holds it once.  A subclass says where its connection is with ``_connection()``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from .._proto.websocket.frames import OP_BINARY, OP_TEXT
@@ -108,14 +108,24 @@ class MessageMethods:
             msg = await conn.receive(timeout)
         return msg
 
+    def _taken(self) -> WSMessage | None:
+        """A message ready now, unless an overridden ``receive()`` must see every one."""
+        if self._custom_receive:
+            return None
+        return (self._conn or self._connection()).take()
+
+    def _wait(self, timeout: float | None) -> Awaitable[WSMessage]:
+        """Wait for the next message: through an overridden ``receive()``, else directly
+        from the connection (PERF: ws-echo: no receive() coroutine around it)."""
+        if self._custom_receive:
+            return self.receive(timeout)
+        return (self._conn or self._connection()).receive(timeout)
+
     async def receive_str(self, *, timeout: float | None = None) -> Any:
         """The next message, which must be TEXT."""
-        if self._custom_receive:
-            msg = await self.receive(timeout)
-        else:
-            conn = self._conn or self._connection()
-            taken = conn.take()
-            msg = taken if taken is not None else await conn.receive(timeout)
+        msg = self._taken()
+        if msg is None:
+            msg = await self._wait(timeout)
         if msg[0] is not _TEXT:
             raise WSMessageTypeError(
                 f"Received message {msg.type}:{msg.data!r} is not WSMsgType.TEXT"
@@ -124,12 +134,9 @@ class MessageMethods:
 
     async def receive_bytes(self, *, timeout: float | None = None) -> bytes:
         """The next message, which must be BINARY."""
-        if self._custom_receive:
-            msg = await self.receive(timeout)
-        else:
-            conn = self._conn or self._connection()
-            taken = conn.take()
-            msg = taken if taken is not None else await conn.receive(timeout)
+        msg = self._taken()
+        if msg is None:
+            msg = await self._wait(timeout)
         if msg[0] is not _BINARY:
             raise WSMessageTypeError(
                 f"Received message {msg.type}:{msg.data!r} is not WSMsgType.BINARY"
@@ -147,16 +154,10 @@ class MessageMethods:
         return self
 
     async def __anext__(self) -> WSMessage:
-        if self._custom_receive:
-            msg = await self.receive()
-            if msg[0] in _END:
-                raise StopAsyncIteration
-            return msg
-        conn = self._conn or self._connection()
-        taken = conn.take()
+        taken = self._taken()
         if taken is not None:
             return taken
-        msg = await conn.receive()
+        msg = await self._wait(None)
         if msg[0] in _END:
             raise StopAsyncIteration
         return msg
