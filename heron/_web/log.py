@@ -185,13 +185,14 @@ def _field(match: re.Match[str]) -> _Field:
     return fields[token]
 
 
-def _response_size(request: BaseRequest | None, response: StreamResponse, t: float) -> int:
+def _response_size(request: BaseRequest | None, response: StreamResponse, t: float) -> Any:
     # Bytes sent, head included: the figure aiohttp logs.  A response-like object of
-    # another class (a test's stand-in) is asked for its body_length, as aiohttp asks.
+    # another class (a test's stand-in) is asked for its body_length, as aiohttp asks,
+    # and whatever it answers is logged.
     bytes_sent = getattr(type(response), "_bytes_sent", None)
     if bytes_sent is not None:
-        return int(bytes_sent(response))
-    return int(response.body_length)
+        return bytes_sent(response)
+    return response.body_length
 
 
 def _start_time(request: BaseRequest | None, response: StreamResponse, t: float) -> str:
