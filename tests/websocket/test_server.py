@@ -29,6 +29,15 @@ async def serve(aiohttp_server: Any, handler: Handler, path: str = "/") -> TestS
     return server
 
 
+async def expect_close(server: TestServer) -> None:
+    """Connect with aiohttp's client: the server's first message must be its Close."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(server.make_url("/")) as ws,
+    ):
+        assert (await ws.receive()).type is aiohttp.WSMsgType.CLOSE
+
+
 class Seen(list[Any]):
     """What an echo handler received; ``done`` is set when the handler ends."""
 
@@ -314,12 +323,7 @@ async def test_send_after_close_raises(aiohttp_server: Any) -> None:
         done.set()
         return ws
 
-    server = await serve(aiohttp_server, handler)
-    async with (
-        aiohttp.ClientSession() as session,
-        session.ws_connect(server.make_url("/")) as ws,
-    ):
-        assert (await ws.receive()).type is aiohttp.WSMsgType.CLOSE
+    await expect_close(await serve(aiohttp_server, handler))
     await asyncio.wait_for(done.wait(), 10)
     assert errors[:3] == [True, True, False]
     assert isinstance(errors[3], ConnectionResetError)
@@ -415,12 +419,7 @@ async def test_status_set_before_prepare_gives_way_to_101(aiohttp_server: Any) -
         await ws.close()
         return ws
 
-    server = await serve(aiohttp_server, handler)
-    async with (
-        aiohttp.ClientSession() as session,
-        session.ws_connect(server.make_url("/")) as ws,
-    ):
-        assert (await ws.receive()).type is aiohttp.WSMsgType.CLOSE
+    await expect_close(await serve(aiohttp_server, handler))
     assert statuses == [200, 101]
 
 
