@@ -15,26 +15,7 @@ from heron._web import log as log_module
 from heron.abc import AbstractAccessLogger
 
 from ..engine.conftest import RawClient
-
-
-class ListHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def access() -> tuple[logging.Logger, ListHandler]:
-    logger = logging.getLogger(f"heron.test.access.{id(object())}")
-    logger.setLevel(logging.INFO)
-    handler = ListHandler()
-    logger.addHandler(handler)
-    logger.propagate = False
-    return logger, handler
-
+from .conftest import ListHandler
 
 Start = Callable[..., Awaitable[int]]
 

@@ -14,24 +14,7 @@ import pytest
 from heron import web
 from heron._web.log import AccessLogger
 
-
-class RecordList(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def access() -> tuple[logging.Logger, RecordList]:
-    logger = logging.getLogger(f"heron.test.access_extra.{id(object())}")
-    logger.setLevel(logging.INFO)
-    handler = RecordList()
-    logger.addHandler(handler)
-    logger.propagate = False
-    return logger, handler
+from .conftest import ListHandler
 
 
 @pytest.fixture
@@ -61,7 +44,7 @@ async def serve(app: web.Application, logger: logging.Logger, fmt: str) -> Async
         await runner.cleanup()
 
 
-async def test_records_carry_named_fields(access: tuple[logging.Logger, RecordList]) -> None:
+async def test_records_carry_named_fields(access: tuple[logging.Logger, ListHandler]) -> None:
     logger, handler = access
     app = web.Application()
     app.router.add_get("/p", hello)
@@ -91,7 +74,7 @@ async def test_records_carry_named_fields(access: tuple[logging.Logger, RecordLi
 
 
 async def test_start_time_in_local_time(
-    access: tuple[logging.Logger, RecordList], local_tz: None
+    access: tuple[logging.Logger, ListHandler], local_tz: None
 ) -> None:
     logger, handler = access
     app = web.Application()
@@ -110,7 +93,7 @@ async def test_start_time_in_local_time(
 
 
 async def test_unix_socket_peer_is_empty(
-    access: tuple[logging.Logger, RecordList], tmp_path: os.PathLike[str]
+    access: tuple[logging.Logger, ListHandler], tmp_path: os.PathLike[str]
 ) -> None:
     logger, handler = access
     app = web.Application()
