@@ -229,15 +229,15 @@ class WebSocketConnection:
         if not data:
             self._connection_lost()
             return
+        decoder = self._decoder
+        if decoder.error is not None:
+            return  # the peer broke the protocol: nothing it sends now counts
         if self._heartbeat:
             self._last_rx = self._loop.time()
-        decoder = self._decoder
-        try:
-            messages = decoder.feed(data)
-        except WebSocketError as exc:
-            self._fail(exc)
-            return
+        messages = decoder.feed(data)
         if not messages:
+            if decoder.error is not None:
+                self._fail(decoder.error)
             return
         if decoder.only_data and not self._closed:
             # PERF: ws-echo: only data messages (the decoder summed their sizes):
@@ -267,6 +267,10 @@ class WebSocketConnection:
         if queued > self._read_limit and not self._paused:
             self._paused = True
             self._flow.pause_reading()
+        if decoder.error is not None:
+            # The messages before the violation are answered first (receive() fails
+            # the connection when it reaches the error).
+            self._fail(decoder.error)
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -274,15 +278,27 @@ class WebSocketConnection:
             waiter.set_result(None)
 
     def _fail(self, exc: WebSocketError) -> None:
-        """The peer broke the protocol: say why in a Close frame, then drop the connection."""
+        """The peer broke the protocol: queue the error behind what it sent before.
+
+        The connection is failed (a Close frame saying why, then dropped) once
+        ``receive()`` reaches the error, so messages received before the violation can
+        still be answered, as aiohttp does; at once when nothing is queued before it.
+        """
         log.debug("WebSocket protocol error: %s", exc)
         self._exception = exc
         self._close_code = exc.code
-        self._send_close(exc.code, b"")
-        self._queue.append(_new(WSMessage, (_ERROR, exc, None)))
         self._eof = True
-        self._close_transport()
+        queue = self._queue
+        queue.append(_new(WSMessage, (_ERROR, exc, None)))
+        if len(queue) == 1 or self._closed:
+            self._fail_connection(exc)
         self._wake()
+
+    def _fail_connection(self, exc: WebSocketError) -> None:
+        """RFC 6455 §7.1.7: send a Close frame with ``exc``'s code, then drop the connection."""
+        self._close_code = exc.code
+        self._send_close(exc.code, b"")
+        self._close_transport()
 
     def _connection_lost(self) -> None:
         self._eof = True
@@ -394,6 +410,8 @@ class WebSocketConnection:
                 continue
             if kind is _ERROR:
                 self._closed = True
+                if isinstance(msg[1], WebSocketError):
+                    self._fail_connection(msg[1])
             return msg
 
     # ------------------------------------------------------------------ sending
@@ -513,6 +531,13 @@ class WebSocketConnection:
             # Break another task's receive() so it sees CLOSING.
             self._queue.append(WS_CLOSING_MESSAGE)
             self._wake()
+        error = self._decoder.error
+        if error is not None:
+            # Closed before receive() reached the peer's protocol error: fail the
+            # connection now (there is no closing handshake with a peer that broke it).
+            self._fail_connection(error)
+            self._close_done.set_result(None)
+            return True
         try:
             await self._close(code, _reason_bytes(message), drain)
         finally:

@@ -13,7 +13,7 @@ from heron._proto.websocket.decoder import MessageDecoder
 from heron._proto.websocket.deflate import Compressor
 from heron._proto.websocket.frames import FrameDecoder, encode_frame
 from heron._proto.websocket.mask import apply_mask
-from heron._proto.websocket.models import WebSocketError, WSMsgType
+from heron._proto.websocket.models import WSMsgType
 
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 
@@ -37,12 +37,13 @@ def feed_all(decoder: MessageDecoder, data: bytes, cuts: list[int]) -> list[tupl
 
 
 def expect_error(decoder: MessageDecoder, data: bytes, code: int) -> None:
-    with pytest.raises(WebSocketError) as info:
-        decoder.feed(data)
-    assert info.value.code == code
-    # A failed decoder stays failed.
-    with pytest.raises(WebSocketError):
-        decoder.feed(b"\x81\x80" + b"\x00" * 4)
+    assert decoder.feed(data) == []
+    assert decoder.error is not None
+    assert decoder.error.code == code
+    # A failed decoder stays failed: it takes nothing more.
+    error = decoder.error
+    assert decoder.feed(b"\x81\x80" + b"\x00" * 4) == []
+    assert decoder.error is error
 
 
 # ---------------------------------------------------------------------- masking
@@ -124,11 +125,10 @@ def test_arbitrary_bytes_give_messages_or_a_close_code(
     data: bytes, is_server: bool, compress: bool
 ) -> None:
     decoder = MessageDecoder(is_server=is_server, max_msg_size=64, compress=compress)
-    try:
-        for msg in decoder.feed(data):
-            assert msg.type in set(WSMsgType)
-    except WebSocketError as exc:
-        assert exc.code in (1002, 1007, 1009)
+    for msg in decoder.feed(data):
+        assert msg.type in set(WSMsgType)
+    if decoder.error is not None:
+        assert decoder.error.code in (1002, 1007, 1009)
 
 
 # ---------------------------------------------------------------------- frame rules
@@ -193,9 +193,8 @@ def test_invalid_utf8_fails_on_the_first_bad_fragment() -> None:
 def test_invalid_utf8_fails_mid_frame_before_the_frame_ends() -> None:
     decoder = server_decoder()
     frame = client_frame(TEXT, b"abc\xed\xa0\x80" + b"x" * 1000)
-    with pytest.raises(WebSocketError) as info:
-        decoder.feed(frame[:14])  # header, mask and the first bytes of the payload only
-    assert info.value.code == 1007
+    assert decoder.feed(frame[:14]) == []  # header, mask and the first bytes of the payload
+    assert decoder.error is not None and decoder.error.code == 1007
 
 
 def test_utf8_split_across_fragments_is_valid() -> None:
@@ -306,9 +305,8 @@ def test_whole_reads_decode_like_the_general_path(
     frames: list[bytes], compress: bool, decode_text: bool, limit: int
 ) -> None:
     # Several frames in one read (the fast path) give what the same bytes fed one at a
-    # time (the general path) give: the same messages, or an error.  With two errors in
-    # one read the code may differ: the fast path fails at the first bad frame, the
-    # general path checks every frame's header before any message (either is right).
+    # time (the general path) give: the same messages, then the same error (the first
+    # violation in the stream) or none.
     stream = b"".join(frames)
 
     def decoder() -> MessageDecoder:
@@ -319,24 +317,18 @@ def test_whole_reads_decode_like_the_general_path(
     def run(pieces: list[bytes]) -> tuple[list[tuple[int, object]], int | None]:
         dec = decoder()
         out: list[tuple[int, object]] = []
-        try:
-            for piece in pieces:
-                msgs = dec.feed(piece)
-                if dec.only_data:
-                    assert all(m.type in (WSMsgType.TEXT, WSMsgType.BINARY) for m in msgs)
-                    assert dec.data_size == sum(len(m.data) for m in msgs)
-                out += [(int(m.type), m.data) for m in msgs]
-        except WebSocketError as exc:
-            return out, exc.code
+        for piece in pieces:
+            msgs = dec.feed(piece)
+            if dec.only_data:
+                assert dec.error is None
+                assert all(m.type in (WSMsgType.TEXT, WSMsgType.BINARY) for m in msgs)
+                assert dec.data_size == sum(len(m.data) for m in msgs)
+            out += [(int(m.type), m.data) for m in msgs]
+            if dec.error is not None:
+                return out, dec.error.code
         return out, None
 
     whole, whole_error = run([stream])
     split, split_error = run([stream[i : i + 1] for i in range(len(stream))])
-    if whole_error is None:
-        assert split_error is None
-        assert whole == split
-    else:
-        assert split_error is not None
-        with pytest.raises(WebSocketError) as general:
-            decoder()._feed_frames(stream)
-        assert whole_error in (split_error, general.value.code)
+    assert whole == split
+    assert whole_error == split_error

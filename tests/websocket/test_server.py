@@ -193,6 +193,58 @@ async def test_invalid_utf8_closes_with_1007(aiohttp_server: Any) -> None:
     assert await raw.eof()
 
 
+@pytest.mark.parametrize(
+    ("bad", "code"),
+    [
+        (b"\x81\x02hi", 1002),  # unmasked: a frame-header violation
+        (encode_frame(0x1, b"ok\xff", mask=True), 1007),  # a message-level one
+    ],
+)
+async def test_messages_before_a_violation_in_the_same_read_are_answered_first(
+    aiohttp_server: Any, bad: bytes, code: int
+) -> None:
+    # RFC 6455 fails the connection at the violation: the messages before it, arrived in
+    # the same read, are still delivered and answered, then the Close frame goes out.
+    seen = Seen()
+    server = await serve(aiohttp_server, echo_handler(seen))
+    raw = await RawWS.connect(server.port)
+    good = b"".join(encode_frame(0x1, m, mask=True) for m in (b"one", b"two"))
+    raw.send_raw(good + bad)
+    assert await raw.frame() == (0x1, b"one/answer")
+    assert await raw.frame() == (0x1, b"two/answer")
+    assert (await raw.close_frame())[0] == code
+    assert await raw.eof()
+    assert [m.data for m in seen[:2]] == ["one", "two"]
+    assert seen[2].type is WSMsgType.ERROR
+    assert (await seen.end())[1] == code
+
+
+async def test_a_handler_that_closes_before_reading_a_violation_still_fails_at_once(
+    aiohttp_server: Any,
+) -> None:
+    # The handler reads one message and closes; the violation queued behind it means no
+    # closing handshake: the peer gets the protocol error's code and the connection drops
+    # at once (no wait for a Close frame the peer will never be heard sending).
+    closed: list[int | None] = []
+
+    async def handler(request: heron_web.Request) -> WebSocketResponse:
+        ws = WebSocketResponse(timeout=30)
+        await ws.prepare(request)
+        await ws.receive()
+        await ws.close()
+        closed.append(ws.close_code)
+        return ws
+
+    server = await serve(aiohttp_server, handler)
+    raw = await RawWS.connect(server.port)
+    raw.send_raw(
+        encode_frame(0x1, b"one", mask=True) + encode_frame(0x1, b"two", mask=True) + b"\x81\x02hi"
+    )
+    assert (await raw.close_frame())[0] == 1002
+    assert await raw.eof()
+    assert closed == [1002]
+
+
 async def test_max_msg_size_is_enforced_before_the_payload_arrives(aiohttp_server: Any) -> None:
     server = await serve(aiohttp_server, echo_handler())  # default 4 MiB
     raw = await RawWS.connect(server.port)

@@ -4,8 +4,9 @@ It assembles fragmented messages while control frames interleave, inflates
 compressed ones, validates text as UTF-8 as it arrives (failing on the first
 byte that can never be valid), validates Close frames, and enforces
 ``max_msg_size`` on the assembled (and inflated) message before buffering past
-it.  Every protocol violation raises :class:`WebSocketError` with the close code
-to answer with (1002, 1007 or 1009); after one, the decoder refuses more input.
+it.  A protocol violation becomes the decoder's ``error``, a :class:`WebSocketError`
+with the close code to answer with (1002, 1007 or 1009); the messages completed
+before it are still returned, and after it the decoder takes no more input.
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ import zlib
 from typing import Final
 
 from .deflate import Decompressor, bad_data
-from .frames import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, FrameDecoder
+from .frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    FrameChunk,
+    FrameDecoder,
+)
 from .mask import apply_mask
 from .models import WebSocketError, WSCloseCode, WSMessage, WSMsgType, is_valid_close_code
 
@@ -57,7 +67,6 @@ class MessageDecoder:
         "_buffer",
         "_compressed",
         "_decode_text",
-        "_error",
         "_frames",
         "_inflater",
         "_mask_bit",
@@ -66,6 +75,7 @@ class MessageDecoder:
         "_utf8",
         "_wire_size",
         "data_size",
+        "error",
         "only_data",
     )
 
@@ -88,7 +98,8 @@ class MessageDecoder:
         self._max_size = max_msg_size
         self._decode_text = decode_text
         self._inflater = Decompressor() if compress else None
-        self._error: WebSocketError | None = None
+        #: The first protocol violation found; once set, ``feed`` returns nothing.
+        self.error: WebSocketError | None = None
         # The data message being assembled: opcode 0 when none.
         self._opcode = 0
         self._compressed = False
@@ -102,27 +113,35 @@ class MessageDecoder:
         return self._opcode != 0
 
     def feed(self, data: bytes) -> list[WSMessage]:
-        """Parse ``data``; return the messages it completes (raises WebSocketError)."""
-        if self._error is not None:
-            raise self._error
-        try:
-            return self._feed(data)
-        except WebSocketError as exc:
-            self._error = exc
-            self._buffer = bytearray()
-            raise
+        """Parse ``data``; return the messages it completes, in order.
 
-    def _feed(self, data: bytes) -> list[WSMessage]:
+        A protocol violation sets ``error``; the messages completed before it in ``data``
+        are returned all the same (the peer is owed its answers to them before the
+        Close frame, RFC 6455 §7.1.7 fails the connection at the violation, not before).
+        """
+        out: list[WSMessage] = []
+        if self.error is not None:
+            self.only_data = False
+            return out
+        try:
+            self._feed(data, out)
+        except WebSocketError as exc:
+            self.error = exc
+            self.only_data = False
+            self._buffer = bytearray()
+        return out
+
+    def _feed(self, data: bytes, out: list[WSMessage]) -> None:
         frames = self._frames
         if self._opcode or frames._buf or frames._remaining:
             self.only_data = False
-            return self._feed_frames(data)
+            self._feed_frames(data, out)
+            return
         # PERF: ws-echo: whole unfragmented data frames (one, or several in one read:
         # a client with messages in flight sends them back to back) are decoded by this
         # loop straight from ``data``: no frame objects, one copy per payload, no call
         # per frame.  The first frame it does not handle (control, fragmented, 64-bit
         # length, partial, anything invalid) and all after it go to the general path.
-        out: list[WSMessage] = []
         pos = 0
         end = len(data)
         size = 0
@@ -186,14 +205,19 @@ class MessageDecoder:
         if pos == end:
             self.only_data = True
             self.data_size = size
-            return out
+            return
         self.only_data = False
-        out += self._feed_frames(data[pos:] if pos else data)
-        return out
+        self._feed_frames(data[pos:] if pos else data, out)
 
-    def _feed_frames(self, data: bytes) -> list[WSMessage]:
-        out: list[WSMessage] = []
-        for chunk in self._frames.feed(data):
+    def _feed_frames(self, data: bytes, out: list[WSMessage]) -> None:
+        chunks: list[FrameChunk] = []
+        frame_error: WebSocketError | None = None
+        try:
+            self._frames.feed_into(data, chunks)
+        except WebSocketError as exc:
+            # The frames before the bad one are messages still: decode them first.
+            frame_error = exc
+        for chunk in chunks:
             opcode = chunk.opcode
             if opcode & 0x8:
                 out.append(self._control(opcode, chunk.rsv1, chunk.data))
@@ -212,7 +236,8 @@ class MessageDecoder:
             self._add(chunk.data)
             if chunk.last and chunk.fin:
                 out.append(self._finish())
-        return out
+        if frame_error is not None:
+            raise frame_error
 
     # ------------------------------------------------------------------ data messages
 

@@ -131,7 +131,16 @@ class FrameDecoder:
         return bool(self._buf) or bool(self._remaining)
 
     def feed(self, data: bytes) -> list[FrameChunk]:
-        """Parse ``data``; return the frames and payload chunks it completes."""
+        """Parse ``data``; return the frames and payload chunks it completes.
+
+        Raises :class:`WebSocketError` at the first invalid frame header.
+        """
+        out: list[FrameChunk] = []
+        self.feed_into(data, out)
+        return out
+
+    def feed_into(self, data: bytes, out: list[FrameChunk]) -> None:
+        """Like :meth:`feed`, appending to ``out``: what came before an error stays there."""
         buf = self._buf
         # PERF: with nothing left over from the last call, parse ``data`` in place
         # (slices of bytes are bytes: one copy per payload, not two).
@@ -141,7 +150,6 @@ class FrameDecoder:
             src = buf
         else:
             src = data
-        out: list[FrameChunk] = []
         pos = 0
         end = len(src)
         while pos < end or self._remaining:
@@ -234,4 +242,3 @@ class FrameDecoder:
             del buf[:pos]
         elif pos < end:
             buf += src[pos:]
-        return out
