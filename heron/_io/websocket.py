@@ -109,6 +109,7 @@ class WebSocketConnection:
         "_decoder",
         "_eof",
         "_exception",
+        "_fail_handle",
         "_flow",
         "_hb_handle",
         "_heartbeat",
@@ -195,6 +196,8 @@ class WebSocketConnection:
         self._close_done: asyncio.Future[None] | None = None
         self._shutdown_task: asyncio.Task[bool] | None = None
         self._hb_handle: asyncio.TimerHandle | None = None
+        # Fails the connection if receive() does not reach a queued protocol error in time.
+        self._fail_handle: asyncio.TimerHandle | None = None
         self._last_rx = 0.0
         self._ping_sent = 0.0
         if heartbeat:
@@ -282,7 +285,9 @@ class WebSocketConnection:
 
         The connection is failed (a Close frame saying why, then dropped) once
         ``receive()`` reaches the error, so messages received before the violation can
-        still be answered, as aiohttp does; at once when nothing is queued before it.
+        still be answered, as aiohttp does; at once when nothing is queued before it;
+        and after ``timeout`` seconds at the latest (a handler that stopped reading does
+        not keep a peer that broke the protocol connected).
         """
         log.debug("WebSocket protocol error: %s", exc)
         self._exception = exc
@@ -292,10 +297,16 @@ class WebSocketConnection:
         queue.append(_new(WSMessage, (_ERROR, exc, None)))
         if len(queue) == 1 or self._closed:
             self._fail_connection(exc)
+        else:
+            self._fail_handle = self._loop.call_later(self._timeout, self._fail_connection, exc)
         self._wake()
 
     def _fail_connection(self, exc: WebSocketError) -> None:
         """RFC 6455 §7.1.7: send a Close frame with ``exc``'s code, then drop the connection."""
+        handle = self._fail_handle
+        if handle is not None:
+            self._fail_handle = None
+            handle.cancel()
         self._close_code = exc.code
         self._send_close(exc.code, b"")
         self._close_transport()
@@ -303,6 +314,9 @@ class WebSocketConnection:
     def _connection_lost(self) -> None:
         self._eof = True
         self._cancel_heartbeat()
+        if self._fail_handle is not None:
+            self._fail_handle.cancel()
+            self._fail_handle = None
         if self._close_code is None:
             self._close_code = WSCloseCode.ABNORMAL_CLOSURE
         if not self._peer_close.done():

@@ -245,6 +245,30 @@ async def test_a_handler_that_closes_before_reading_a_violation_still_fails_at_o
     assert closed == [1002]
 
 
+async def test_a_violation_behind_messages_fails_the_connection_after_timeout(
+    aiohttp_server: Any,
+) -> None:
+    # A handler that stops reading does not keep a peer that broke the protocol connected:
+    # the connection is failed after the WebSocket's timeout all the same.
+    release = asyncio.Event()
+
+    async def handler(request: heron_web.Request) -> WebSocketResponse:
+        ws = WebSocketResponse(timeout=0.2)
+        await ws.prepare(request)
+        await ws.receive()
+        await release.wait()  # never reads "two" or the error behind it
+        return ws
+
+    server = await serve(aiohttp_server, handler)
+    raw = await RawWS.connect(server.port)
+    raw.send_raw(
+        b"".join(encode_frame(0x1, m, mask=True) for m in (b"one", b"two")) + b"\x81\x02hi"
+    )
+    assert (await raw.close_frame())[0] == 1002
+    assert await raw.eof()
+    release.set()
+
+
 async def test_max_msg_size_is_enforced_before_the_payload_arrives(aiohttp_server: Any) -> None:
     server = await serve(aiohttp_server, echo_handler())  # default 4 MiB
     raw = await RawWS.connect(server.port)
