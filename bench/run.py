@@ -49,7 +49,7 @@ from process import (
 )
 from report import Measurement, Summary
 from scenarios import HTTP_SUMMARY, SCENARIOS, Scenario, get_scenario
-from serve import IMPL_MODULES
+from serve import BARE, IMPL_MODULES
 
 RESULTS_DIR = BENCH_DIR / "results"
 LOOP_PROBE = "import uvloop; print('uvloop', uvloop.__version__)"
@@ -97,7 +97,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         epilog=f"scenarios: {', '.join(SCENARIOS)}, routes-N (any N)",
     )
     parser.add_argument(
-        "--impls", default="heron,aiohttp,ceiling", help="comma list of heron, aiohttp, ceiling"
+        "--impls",
+        default="heron,aiohttp,ceiling",
+        help="comma list of heron, aiohttp, ceiling, floor",
     )
     parser.add_argument("--scenarios", default="all", help="comma list, or 'all'")
     parser.add_argument("--duration", type=int, default=8, help="seconds per measured run")
@@ -344,7 +346,7 @@ def run_all(
     failed: set[tuple[str, str]] = set()
     for scenario, rnd, impl in schedule(options, impls):
         key = (scenario.name, impl)
-        if key in failed or (impl == "ceiling" and not scenario.ceiling):
+        if key in failed or (impl in BARE and not scenario.ceiling):
             continue
         m = measure(options, wrk_path, scenario, impl, rnd, log_dir)
         outcome = _describe(m, scenario.latency)
@@ -364,7 +366,7 @@ def summarise_all(
         for impl in options.impls:
             own = [m for m in measurements if m.scenario == scenario.name and m.impl == impl]
             summary = report.summarise(scenario.name, impl, own)
-            summary.not_applicable = impl == "ceiling" and not scenario.ceiling
+            summary.not_applicable = impl in BARE and not scenario.ceiling
             if not scenario.latency:
                 summary.p50_ms = summary.p99_ms = None
             summary.unavailable = impl not in impls
@@ -442,7 +444,7 @@ def _print_header(options: Options, meta: dict[str, Any]) -> None:
 
 def _taking_part(options: Options, scenarios: Sequence[Scenario]) -> list[str]:
     """The requested implementations that take part in at least one of ``scenarios``."""
-    return [i for i in options.impls if i != "ceiling" or any(s.ceiling for s in scenarios)]
+    return [i for i in options.impls if i not in BARE or any(s.ceiling for s in scenarios)]
 
 
 def print_report(options: Options, summaries: dict[tuple[str, str], Summary]) -> dict[str, Any]:

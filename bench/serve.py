@@ -1,6 +1,6 @@
 """Serve the benchmark app with one implementation, pinned to one CPU.
 
-    python bench/serve.py --impl heron|aiohttp|ceiling --port P [--routes N] [--cpu 0]
+    python bench/serve.py --impl heron|aiohttp|ceiling|floor --port P [--routes N] [--cpu 0]
                           [--static-dir D] [--backlog B]
     python bench/serve.py --impl heron --check      # import only, print the version
 
@@ -9,7 +9,8 @@ when available, raises its open-file limit (RLIMIT_NOFILE) to the hard limit (th
 scenarios hold 10,000 connections), builds ``app.build_app(web, routes=N, static_dir=D)`` and
 calls ``web.run_app`` on 127.0.0.1 with ``backlog=B``.
 Prints one line starting with ``READY`` when listening (``bench/run.py`` does not rely on it:
-it polls the port). ``ceiling`` serves canned bytes with bare uvloop + httptools instead.
+it polls the port). ``ceiling`` serves canned bytes with bare uvloop + httptools instead;
+``floor`` the leanest aiohttp-shaped framework (``floor.py``).
 The checkout's own ``heron`` (the parent of ``bench/``) wins over any installed copy.
 Exit status 3 means the implementation could not be imported.
 """
@@ -29,8 +30,20 @@ from types import ModuleType
 from app import DEFAULT_ROUTES, build_app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-IMPL_MODULES = {"heron": "heron.web", "aiohttp": "aiohttp.web", "ceiling": "ceiling"}
-VERSION_MODULES = {"heron": "heron", "aiohttp": "aiohttp", "ceiling": "httptools"}
+IMPL_MODULES = {
+    "heron": "heron.web",
+    "aiohttp": "aiohttp.web",
+    "ceiling": "ceiling",
+    "floor": "floor",
+}
+VERSION_MODULES = {
+    "heron": "heron",
+    "aiohttp": "aiohttp",
+    "ceiling": "httptools",
+    "floor": "httptools",
+}
+#: Not frameworks: servers with their own ``serve()`` that only answer the plaintext path.
+BARE = frozenset({"ceiling", "floor"})
 HOST = "127.0.0.1"
 EXIT_IMPORT_ERROR = 3
 
@@ -119,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     pinned = pin_to_cpu(args.cpu)
     nofile = raise_nofile_limit()
-    if args.impl == "ceiling":
+    if args.impl in BARE:
         print(f"serve: {describe(args.impl)} pinned={pinned}", flush=True)
         module.serve(HOST, args.port, ready)
         return
