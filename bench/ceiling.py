@@ -63,11 +63,22 @@ class CeilingProtocol(asyncio.Protocol):
 
 def serve(host: str, port: int, ready: Callable[[str], None]) -> None:
     """Serve forever on ``host:port`` with uvloop, calling ``ready`` once listening."""
+    serve_protocol(CeilingProtocol, "ceiling", host, port, ready)
+
+
+def serve_protocol(
+    factory: Callable[[], asyncio.Protocol],
+    name: str,
+    host: str,
+    port: int,
+    ready: Callable[[str], None],
+) -> None:
+    """Serve ``factory``'s protocol forever on ``host:port`` with uvloop (also ``floor.py``'s)."""
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(CeilingProtocol, host, port, backlog=1024)
-        ready(f"ceiling listening on http://{host}:{port}")
+        server = await loop.create_server(factory, host, port, backlog=1024)
+        ready(f"{name} listening on http://{host}:{port}")
         async with server:
             await server.serve_forever()
 

@@ -25,7 +25,7 @@ from email.utils import formatdate
 from typing import cast
 
 import httptools
-import uvloop
+from ceiling import serve_protocol
 
 
 class FloorRequest:
@@ -175,12 +175,4 @@ class FloorProtocol(asyncio.Protocol):
 
 def serve(host: str, port: int, ready: Callable[[str], None]) -> None:
     """Serve forever on ``host:port`` with uvloop, calling ``ready`` once listening."""
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(FloorProtocol, host, port, backlog=1024)
-        ready(f"floor listening on http://{host}:{port}")
-        async with server:
-            await server.serve_forever()
-
-    uvloop.run(main())
+    serve_protocol(FloorProtocol, "floor", host, port, ready)
