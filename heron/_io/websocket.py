@@ -238,9 +238,7 @@ class WebSocketConnection:
         if self._heartbeat:
             self._last_rx = self._loop.time()
         messages = decoder.feed(data)
-        if not messages:
-            if decoder.error is not None:
-                self._fail(decoder.error)
+        if not messages and decoder.error is None:
             return
         if decoder.only_data and not self._closed:
             # PERF: ws-echo: only data messages (the decoder summed their sizes):
