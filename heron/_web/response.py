@@ -107,6 +107,24 @@ _QUOTED_ETAG = re.compile(r'(W/)?"([!\x23-\x7e\x80-\xff]+)"')
 _SEEN_STR_KEYS: set[str] = set()
 
 
+#: What the server calls to send a returned response; a subclass may override them.
+_SEND_METHODS = ("prepare", "write_eof", "_start")
+
+
+def _overrides_send(cls: type) -> bool:
+    """True if a class between ``cls`` and heron's own classes defines a send method.
+
+    aiohttp sends every returned response through ``prepare()`` and ``write_eof()``, and
+    subclasses rely on it (a header added in ``prepare``, a trailer in ``write_eof``).
+    """
+    for klass in cls.__mro__:
+        if klass.__module__.startswith("heron."):
+            return False
+        if any(name in vars(klass) for name in _SEND_METHODS):
+            return True
+    return False
+
+
 class StreamResponse(StateMapping[str]):
     """A response whose body is written piece by piece after ``prepare``."""
 
@@ -133,6 +151,13 @@ class StreamResponse(StateMapping[str]):
     _eof_sent = False
     _must_be_empty_body: bool | None = None
     _body_length = 0
+    #: True on a subclass that overrides how a response is sent (see _overrides_send):
+    #: the server then calls its prepare() and write_eof(), never Response's one-write path.
+    _custom_send = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._custom_send = _overrides_send(cls)
 
     def __init__(
         self,
@@ -920,7 +945,8 @@ class Response(StreamResponse):
     async def _send(self, request: BaseRequest) -> None:
         self._claim(request)
         if (
-            request._has_prepare_hooks
+            self._custom_send
+            or request._has_prepare_hooks
             or self._compression
             or self._chunked
             or self._payload is not None

@@ -155,3 +155,74 @@ async def test_head_of_streamed_response_has_no_body(serve: Serve) -> None:
     response, body = await client.response("HEAD")
     assert response.status_code == 200 and body == b""
     client.close()
+
+
+class _PreparedResponse(web.Response):
+    """A header added in prepare() and a flag set in write_eof(): aiohttp calls both."""
+
+    finished = False
+
+    async def prepare(self, request: web.BaseRequest) -> Any:
+        self.headers["X-Prepared"] = request.path
+        return await super().prepare(request)
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        type(self).finished = True
+        await super().write_eof(data)
+
+
+class _Mixin:
+    async def prepare(self, request: web.BaseRequest) -> Any:
+        self.headers["X-Mixin"] = "1"  # type: ignore[attr-defined]
+        return await super().prepare(request)  # type: ignore[misc]
+
+
+class _MixedResponse(_Mixin, web.Response):
+    pass
+
+
+class _PlainSubclass(web.Response):
+    """Overrides nothing about sending: served the same, through the one-write path."""
+
+
+@pytest.mark.parametrize("path", ["/prepared", "/mixed", "/plain", "/404"])
+async def test_returned_subclass_is_sent_through_its_own_prepare_and_write_eof(
+    serve: Serve, path: str
+) -> None:
+    async def prepared(request: web.Request) -> web.Response:
+        return _PreparedResponse(text="p")
+
+    async def mixed(request: web.Request) -> web.Response:
+        return _MixedResponse(text="m")
+
+    async def plain(request: web.Request) -> web.Response:
+        return _PlainSubclass(text="x")
+
+    class NotHere(web.HTTPNotFound):
+        async def prepare(self, request: web.BaseRequest) -> Any:
+            self.headers["X-Prepared"] = "404"
+            return await super().prepare(request)
+
+    async def missing(request: web.Request) -> web.Response:
+        raise NotHere()
+
+    app = web.Application()
+    app.router.add_get("/prepared", prepared)
+    app.router.add_get("/mixed", mixed)
+    app.router.add_get("/plain", plain)
+    app.router.add_get("/404", missing)
+    port = await serve(app)
+    _PreparedResponse.finished = False
+    response, body, client = await fetch(port, path)
+    client.close()
+    expected = {
+        "/prepared": (200, b"p", "X-Prepared", "/prepared"),
+        "/mixed": (200, b"m", "X-Mixin", "1"),
+        "/plain": (200, b"x", "X-Prepared", None),
+        "/404": (404, b"404: Not Found", "X-Prepared", "404"),
+    }[path]
+    assert (response.status_code, body) == expected[:2]
+    assert header(response, expected[2]) == expected[3]
+    assert header(response, "Content-Length") == str(len(body))
+    assert _PreparedResponse.finished is (path == "/prepared")
+    assert not _PlainSubclass._custom_send and not web.Response._custom_send
