@@ -187,6 +187,8 @@ class Server:
             exc.__traceback__ = None
             response = exc
         except asyncio.CancelledError:
+            # aiohttp's words: the usual cause is the client going away (handler_cancellation).
+            self.logger.debug("Ignored premature client disconnection")
             raise
         except (RequestPayloadError, ConnectionError) as exc:
             self.logger.debug("Request aborted: %r", exc)

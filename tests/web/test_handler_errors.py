@@ -184,3 +184,27 @@ async def test_returning_an_http_exception_warns_but_is_answered(aiohttp_server:
             session.post(f"http://127.0.0.1:{server.port}/forbidden") as resp,
         ):
             assert resp.status == 405
+
+
+async def test_cancelled_handler_closes_without_an_answer(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A handler that raises CancelledError gets no response written: the connection
+    closes, the server goes on serving, and aiohttp's debug line is logged."""
+
+    async def handler(request: web.BaseRequest) -> web.Response:
+        if request.path == "/cancel":
+            raise asyncio.CancelledError()
+        return web.Response(text="fine")
+
+    port = await serve(handler)
+    client = await RawClient.connect(port)
+    with caplog.at_level(logging.DEBUG, logger="heron.server"):
+        await client.send(b"GET /cancel HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert await client.closed_by_peer()
+    client.close()
+    assert "Ignored premature client disconnection" in [
+        r.getMessage() for r in caplog.records if r.name == "heron.server"
+    ]
+    status, _, text = await _get(port, "/ok")
+    assert (status, text) == (200, "fine")
