@@ -21,7 +21,7 @@ from multidict import MultiDict, MultiDictProxy
 
 from .. import hdrs
 from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge, HTTPUnsupportedMediaType
-from .multipart import BodyPartReader, MultipartReader
+from .multipart import BodyPartReader, MultipartError, MultipartReader
 
 if TYPE_CHECKING:
     from .request import BaseRequest
@@ -59,10 +59,11 @@ async def read_multipart_form(
             if 0 < max_fields <= len(out):
                 raise too_many_fields(max_fields)
             if not isinstance(part, BodyPartReader):
-                raise HTTPBadRequest(text="Nested multipart is not supported by post()")
+                raise MultipartError("Nested multipart is not supported by post()")
             name = part.name
             if name is None:
-                raise HTTPBadRequest(text="Multipart field without a name")
+                # (aiohttp raises ValueError with these words; MultipartError is both, and a 400.)
+                raise MultipartError("Multipart field missing name")
             field_ct = part.headers.get(hdrs.CONTENT_TYPE)
             if part.filename:
                 file = await _spool(part, loop, files)

@@ -360,6 +360,28 @@ async def test_malformed_multipart_gets_400_and_server_keeps_serving(
     assert await raw_post(server.port, head, good) == (200, b'{"a": "1"}')
 
 
+async def test_a_nameless_field_is_a_value_error_the_handler_can_catch(aiohttp_server) -> None:
+    """aiohttp raises ValueError("Multipart field missing name") from post(); heron's error
+    is that ValueError too (and a 400 when the handler does not catch it)."""
+
+    async def handler(request: web.Request) -> web.Response:
+        try:
+            await request.post()
+        except ValueError as exc:
+            return web.Response(status=422, text=f"{type(exc).__name__}: {exc}")
+        return web.Response(text="accepted")
+
+    app = web.Application()
+    app.router.add_post("/", handler)
+    server = await aiohttp_server(app)
+    body = mp_body(("Content-Disposition: form-data", b"value"))
+    head = f"POST / HTTP/1.1\r\nHost: x\r\n{CT}\r\nContent-Length: {len(body)}"
+    assert await raw_post(server.port, head, body) == (
+        422,
+        b"MultipartError: Multipart field missing name",
+    )
+
+
 async def test_too_many_parts_is_rejected(aiohttp_server) -> None:
     server = await serve(aiohttp_server, client_max_fields=5)
     body = mp_body(*[(field(f"f{i}"), b"v") for i in range(6)])
