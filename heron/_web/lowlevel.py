@@ -86,7 +86,11 @@ class Server:
     ) -> None:
         unknown = set(kwargs) - _CONFIG_KEYS - _IGNORED_KEYS
         if unknown:
-            raise TypeError(f"Unexpected keyword arguments: {', '.join(sorted(unknown))}")
+            # aiohttp serves on with a warning (dropping every handler argument); heron
+            # drops only the ones it does not know, once, here rather than per connection.
+            logger.warning(
+                "Ignoring unknown request handler arguments: %s", ", ".join(sorted(unknown))
+            )
         config_kwargs = {k: v for k, v in kwargs.items() if k in _CONFIG_KEYS}
         self.config = ServerConfig(handler_cancellation=handler_cancellation, **config_kwargs)
         self.request_handler = handler

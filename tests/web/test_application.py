@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import warnings
 from collections.abc import AsyncIterator
 from typing import Any
@@ -310,3 +311,24 @@ async def test_normalize_path_remove_slash(aiohttp_server: Any) -> None:
     assert (await raw_get(server, "/"))[0] == 200
     with pytest.raises(ValueError):
         normalize_path_middleware(append_slash=True, remove_slash=True)
+
+
+async def test_unknown_handler_args_are_ignored_with_a_warning(
+    aiohttp_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp serves on when handler_args holds a name it does not know: so does heron,
+    keeping the names it knows."""
+    app = web.Application(handler_args={"max_field_size": 100, "no_such_setting": 5})
+    app.router.add_get("/", ok)
+    with caplog.at_level(logging.WARNING, logger="heron.server"):
+        server = await aiohttp_server(app)
+    assert [r.getMessage() for r in caplog.records if r.name == "heron.server"] == [
+        "Ignoring unknown request handler arguments: no_such_setting"
+    ]
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200 + b"\r\n\r\n")
+        status = await asyncio.wait_for(reader.readline(), 10)
+        assert status.startswith(b"HTTP/1.1 431")
+    finally:
+        writer.close()
