@@ -115,7 +115,8 @@ def _overrides_send(cls: type) -> bool:
     """True if a class between ``cls`` and heron's own classes defines a send method.
 
     aiohttp sends every returned response through ``prepare()`` and ``write_eof()``, and
-    subclasses rely on it (a header added in ``prepare``, a trailer in ``write_eof``).
+    subclasses rely on it (a header added in ``prepare``, a last piece of body in
+    ``write_eof``).
     """
     for klass in cls.__mro__:
         if klass.__module__.startswith("heron."):
