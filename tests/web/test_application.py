@@ -102,17 +102,22 @@ async def test_frozen_application_refuses_changes(aiohttp_client: Any) -> None:
         app[events_key] = []
 
 
+async def _status_with_a_200_byte_field(server: Any) -> int:
+    """The status a request with one 200-byte header field gets from ``server``."""
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200 + b"\r\n\r\n")
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+
+
 async def test_handler_args_reach_the_server(aiohttp_server: Any) -> None:
     app = web.Application(handler_args={"max_field_size": 100})
     app.router.add_get("/", ok)
     server = await aiohttp_server(app)
-    reader, writer = await asyncio.open_connection(server.host, server.port)
-    try:
-        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200 + b"\r\n\r\n")
-        status = await asyncio.wait_for(reader.readline(), 10)
-        assert status.startswith(b"HTTP/1.1 431")
-    finally:
-        writer.close()
+    assert await _status_with_a_200_byte_field(server) == 431
 
 
 async def test_client_max_size(aiohttp_client: Any) -> None:
@@ -325,10 +330,4 @@ async def test_unknown_handler_args_are_ignored_with_a_warning(
     assert [r.getMessage() for r in caplog.records if r.name == "heron.server"] == [
         "Ignoring unknown request handler arguments: no_such_setting"
     ]
-    reader, writer = await asyncio.open_connection(server.host, server.port)
-    try:
-        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200 + b"\r\n\r\n")
-        status = await asyncio.wait_for(reader.readline(), 10)
-        assert status.startswith(b"HTTP/1.1 431")
-    finally:
-        writer.close()
+    assert await _status_with_a_200_byte_field(server) == 431
