@@ -111,21 +111,6 @@ _SEEN_STR_KEYS: set[str] = set()
 _SEND_METHODS = ("prepare", "write_eof", "_start")
 
 
-def _overrides_send(cls: type) -> bool:
-    """True if a class between ``cls`` and heron's own classes defines a send method.
-
-    aiohttp sends every returned response through ``prepare()`` and ``write_eof()``, and
-    subclasses rely on it (a header added in ``prepare``, a last piece of body in
-    ``write_eof``).
-    """
-    for klass in cls.__mro__:
-        if klass.__module__.startswith("heron."):
-            return False
-        if any(name in vars(klass) for name in _SEND_METHODS):
-            return True
-    return False
-
-
 class StreamResponse(StateMapping[str]):
     """A response whose body is written piece by piece after ``prepare``."""
 
@@ -152,13 +137,6 @@ class StreamResponse(StateMapping[str]):
     _eof_sent = False
     _must_be_empty_body: bool | None = None
     _body_length = 0
-    #: True on a subclass that overrides how a response is sent (see _overrides_send):
-    #: the server then calls its prepare() and write_eof(), never Response's one-write path.
-    _custom_send = False
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._custom_send = _overrides_send(cls)
 
     def __init__(
         self,
@@ -698,6 +676,17 @@ class Response(StreamResponse):
     _payload: BodyPayload | None = None
     #: The body as sent once compressed whole by ``prepare`` (aiohttp's name).
     _compressed_body: bytes | None = None
+    #: True in a subclass that overrides one of ``_SEND_METHODS``: the server then sends it
+    #: through its own ``prepare()`` and ``write_eof()``, as aiohttp sends every response
+    #: (a header added in ``prepare``, a last piece of body in ``write_eof``), never through
+    #: the one-write path of ``_send``.
+    _custom_send = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._custom_send = any(
+            getattr(cls, name) is not getattr(Response, name) for name in _SEND_METHODS
+        )
 
     def __init__(
         self,
