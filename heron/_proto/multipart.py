@@ -16,6 +16,7 @@ CRLF preceded it, so an opening boundary on the first line needs no special case
 
 from __future__ import annotations
 
+from .._util.grammar import TCHARS
 from .errors import ProtocolError
 
 __all__ = (
@@ -33,7 +34,7 @@ __all__ = (
 
 # RFC 2046 section 5.1.1 bchars (a space is allowed, except as the last character).
 _BCHARS = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'()+_,-./:=? ")
-_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_TOKEN = frozenset(TCHARS.encode("ascii"))
 _PADDING = b" \t"
 # Longest run of transport padding accepted after a delimiter (RFC 2046 LWSP).
 _MAX_PADDING = 64

@@ -11,6 +11,8 @@ from __future__ import annotations
 import secrets
 from typing import Final, NamedTuple
 
+from .._util.grammar import TCHARS
+
 __all__ = (
     "MAX_RANGES",
     "ByteRanges",
@@ -29,9 +31,7 @@ COALESCE_GAP: Final = 80
 # A number longer than this is larger than any file (and int() of a huge string is slow).
 _MAX_DIGITS: Final = 18
 _HUGE: Final = 10**_MAX_DIGITS
-_TCHAR: Final = frozenset(
-    "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-)
+_TCHAR: Final = frozenset(TCHARS)
 
 #: Something to send: literal bytes, or ``(offset, count)`` bytes of the file.
 Piece = bytes | tuple[int, int]

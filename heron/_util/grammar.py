@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import string
 from typing import Final
 
-__all__ = ("TOKEN",)
+__all__ = ("TCHARS", "TOKEN")
 
-#: A regular expression for ``token = 1*tchar`` (RFC 9110 §5.6.2), to embed in others.
-TOKEN: Final = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+#: ``tchar`` (RFC 9110 §5.6.2): the characters of a token.
+TCHARS: Final = "!#$%&'*+-.^_`|~" + string.digits + string.ascii_letters
+#: A regular expression for ``token = 1*tchar``, to embed in others.
+TOKEN: Final = f"[{re.escape(TCHARS)}]+"
