@@ -102,8 +102,9 @@ class _WrongTypeError(TypeError, AssertionError):
 
 
 # RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE; etagc = "!" / %x23-7E / obs-text
-_ETAGC = re.compile(r"[!\x23-\x7e\x80-\xff]+")
-_QUOTED_ETAG = re.compile(r'(W/)?"([!\x23-\x7e\x80-\xff]+)"')
+_ETAG_VALUE = r"[!\x23-\x7e\x80-\xff]+"
+_ETAGC = re.compile(_ETAG_VALUE)
+_QUOTED_ETAG = re.compile(rf'(W/)?"({_ETAG_VALUE})"')
 _SEEN_STR_KEYS: set[str] = set()
 
 
