@@ -301,20 +301,21 @@ class WebSocketConnection:
 
     def _fail_connection(self, exc: WebSocketError) -> None:
         """RFC 6455 §7.1.7: send a Close frame with ``exc``'s code, then drop the connection."""
-        handle = self._fail_handle
-        if handle is not None:
-            self._fail_handle = None
-            handle.cancel()
+        self._cancel_fail_timer()
         self._close_code = exc.code
         self._send_close(exc.code, b"")
         self._close_transport()
 
+    def _cancel_fail_timer(self) -> None:
+        handle = self._fail_handle
+        if handle is not None:
+            self._fail_handle = None
+            handle.cancel()
+
     def _connection_lost(self) -> None:
         self._eof = True
         self._cancel_heartbeat()
-        if self._fail_handle is not None:
-            self._fail_handle.cancel()
-            self._fail_handle = None
+        self._cancel_fail_timer()
         if self._close_code is None:
             self._close_code = WSCloseCode.ABNORMAL_CLOSURE
         if not self._peer_close.done():
