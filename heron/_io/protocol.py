@@ -65,9 +65,9 @@ if sys.version_info >= (3, 11):
         PERF: "plaintext", "json", "pipeline": without a task factory, the Task is built
         directly.  Its first step is not run eagerly (3.12's ``eager_start``): measured
         under wrk, an eager start costs more CPU per request than it saves (3.12,
-        plaintext 21.7 against 17.9 µs, json 27.2 against 19.3); likely because handlers
-        then run one connection at a time inside ``data_received`` instead of as a batch
-        after a loop iteration's reads.  A loop whose task factory starts tasks eagerly
+        plaintext 21.7 against 17.9 µs, json 27.2 against 19.3): the answers are then
+        written between a loop iteration's reads instead of in one burst after them (see
+        docs/design.md, "Where the floor is").  A loop whose task factory starts tasks eagerly
         (``asyncio.eager_task_factory``) keeps it: ``_start_next`` handles both.
         """
         if loop.get_task_factory() is None:
