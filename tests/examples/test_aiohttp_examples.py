@@ -3,13 +3,13 @@
 aiohttp 3.14's examples (``examples/*.py`` in its source tree) were run unchanged but for
 ``from heron import web`` against heron and against aiohttp, endpoint by endpoint.  Where
 heron differed, the behaviour is pinned here with a small app written for the test, served
-over real sockets: a ``run_app`` process, or a runner on a Unix socket.
+over real sockets by a ``run_app`` process (the access log of a Unix-socket peer, from the
+``-U PATH`` example, is pinned in ``tests/web/test_access_log_extra.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 import socket
@@ -18,9 +18,6 @@ import textwrap
 from pathlib import Path
 
 import aiohttp
-import pytest
-
-from heron import web
 
 # A run_app program that logs nothing of its own: whatever reaches stderr comes from heron.
 RUN_APP = """
@@ -89,51 +86,3 @@ async def test_run_app_prints_access_log_in_debug_mode(tmp_path: Path) -> None:
     lines = [line for line in stderr.splitlines() if b'"GET / HTTP/1.1" 200' in line]
     assert len(lines) == 1, stderr
     assert lines[0].startswith(b"127.0.0.1 [")
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="needs Unix sockets")
-async def test_access_log_remote_of_unix_socket_peer_is_empty(tmp_path: Path) -> None:
-    # A peer on a Unix socket has no address: request.remote is "" and %a logs "" (as
-    # aiohttp does for ``python -m aiohttp.web -U PATH``), not the "-" of a missing peer.
-    seen: list[str | None] = []
-
-    async def handler(request: web.Request) -> web.Response:
-        seen.append(request.remote)
-        return web.Response(text="unix")
-
-    logger = logging.getLogger("tests.examples.unix_access")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    records = _Records()
-    logger.addHandler(records)
-    app = web.Application()
-    app.router.add_get("/", handler)
-    runner = web.AppRunner(app, access_log=logger, access_log_format="[%a] %r %s")
-    await runner.setup()
-    path = str(tmp_path / "s.sock")
-    try:
-        await web.UnixSite(runner, path).start()
-        connector = aiohttp.UnixConnector(path=path)
-        async with (
-            aiohttp.ClientSession(connector=connector) as session,
-            session.get("http://example/") as resp,
-        ):
-            assert resp.status == 200 and await resp.text() == "unix"
-        for _ in range(100):
-            if records.messages:
-                break
-            await asyncio.sleep(0.01)
-    finally:
-        await runner.cleanup()
-        logger.removeHandler(records)
-    assert seen == [""]
-    assert records.messages == ["[] GET / HTTP/1.1 200"]

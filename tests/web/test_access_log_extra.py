@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -92,13 +93,22 @@ async def test_start_time_in_local_time(
     assert match.group(1) == expected
 
 
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="needs Unix sockets")
 async def test_unix_socket_peer_is_empty(
     access: tuple[logging.Logger, ListHandler], tmp_path: os.PathLike[str]
 ) -> None:
+    # A peer on a Unix socket has no address: request.remote is "" and %a logs "" (as
+    # aiohttp does for ``python -m aiohttp.web -U PATH``), not the "-" of a missing peer.
     logger, handler = access
+    seen: list[str | None] = []
+
+    async def remote(request: web.Request) -> web.Response:
+        seen.append(request.remote)
+        return await hello(request)
+
     app = web.Application()
-    app.router.add_get("/", hello)
-    runner = web.AppRunner(app, access_log=logger, access_log_format="|%a|")
+    app.router.add_get("/", remote)
+    runner = web.AppRunner(app, access_log=logger, access_log_format="|%a| %r %s")
     await runner.setup()
     path = os.path.join(os.fspath(tmp_path), "s.sock")
     await web.UnixSite(runner, path).start()
@@ -111,6 +121,7 @@ async def test_unix_socket_peer_is_empty(
             assert resp.status == 200
     finally:
         await runner.cleanup()
+    assert seen == [""]
     [record] = handler.records
-    assert record.getMessage() == "||"
+    assert record.getMessage() == "|| GET / HTTP/1.1 200"
     assert record.__dict__["remote_address"] == ""
