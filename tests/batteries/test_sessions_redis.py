@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import selectors
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -23,15 +22,10 @@ from heron.client import DummyCookieJar
 from heron.sessions import get_session, new_session, setup
 from heron.sessions.redis_storage import RedisStorage
 
+from ..engine.conftest import free_port
 from .test_sessions import session_cookie, set_cookie_headers
 
 REDIS_START_TIMEOUT = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_until_ready(proc: subprocess.Popen[bytes], timeout: float) -> None:
@@ -56,7 +50,7 @@ def redis_port() -> Iterator[int]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed: run scripts/ensure-redis.sh (Debian package)")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.PIPE,

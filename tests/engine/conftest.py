@@ -7,6 +7,7 @@ implementation, so each test also checks that what heron writes is valid.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -14,6 +15,15 @@ import h11
 import pytest
 
 from heron import web
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server started later)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
 
 Serve = Callable[..., Awaitable[int]]
 Started = Callable[..., Awaitable[tuple[int, web.Server]]]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -16,7 +15,7 @@ import pytest
 
 from heron import web
 
-from .conftest import RawClient, Serve
+from .conftest import RawClient, Serve, free_port
 
 HELLO = """
 from heron import web
@@ -54,13 +53,6 @@ app.on_shutdown.append(on_shutdown)
 app.on_cleanup.append(on_cleanup)
 web.run_app(app, host="127.0.0.1", port={port}, shutdown_timeout=30, print=say, access_log=None)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def start_script(tmp_path: Path, source: str) -> tuple[asyncio.subprocess.Process, int]:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import textwrap
 from pathlib import Path
 
 import aiohttp
+
+from ..engine.conftest import free_port
 
 # A run_app program that logs nothing of its own: whatever reaches stderr comes from heron.
 RUN_APP = """
@@ -32,16 +33,9 @@ web.run_app(app, host="127.0.0.1", port={port})
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 async def _run_once(tmp_path: Path, *, debug: bool) -> bytes:
     """Start RUN_APP, make one request, stop it with SIGINT; return its stderr."""
-    port = _free_port()
+    port = free_port()
     script = tmp_path / "app.py"
     script.write_text(textwrap.dedent(RUN_APP.format(port=port)))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONASYNCIODEBUG"}

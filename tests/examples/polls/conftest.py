@@ -9,7 +9,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,18 +33,13 @@ from heron_polls.settings import Config, parse_config  # noqa: E402
 from heron.client import TCPConnector  # noqa: E402
 from heron.test_utils import TestClient  # noqa: E402
 
+from ...engine.conftest import free_port  # noqa: E402
+
 PG_MISSING = (
     "PostgreSQL binaries (initdb, pg_ctl, postgres) not found on PATH nor under "
     "/usr/lib/postgresql/*/bin: install Debian's postgresql package "
     "(`make pytest` does it via scripts/ensure-system-deps.sh when run as root)"
 )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def find_pg_bindir() -> Path | None:
