@@ -173,6 +173,34 @@ class FloorProtocol(asyncio.Protocol):
             self._start()
 
 
+class TasklessFloorProtocol(FloorProtocol):
+    """The floor without its Task: each handler's coroutine is driven by ``send(None)``.
+
+    A measuring stick for what one Task per request costs, not a design: it serves only
+    handlers that finish without suspending (the floor's do), and inside them
+    ``asyncio.current_task()`` is None, so ``asyncio.timeout()`` cannot work there.
+    """
+
+    __slots__ = ()
+
+    def _start(self) -> None:
+        self._busy = True
+        request = self._queue.popleft()
+        handler = ROUTES.get((request.method, request.path), not_found)
+        coro = self._run(handler, request)
+        try:
+            coro.send(None)
+        except StopIteration:
+            return
+        coro.close()
+        raise RuntimeError("a taskless floor handler suspended")
+
+
 def serve(host: str, port: int, ready: Callable[[str], None]) -> None:
     """Serve forever on ``host:port`` with uvloop, calling ``ready`` once listening."""
     serve_protocol(FloorProtocol, "floor", host, port, ready)
+
+
+def serve_taskless(host: str, port: int, ready: Callable[[str], None]) -> None:
+    """``serve`` with ``TasklessFloorProtocol``: the floor minus one Task per request."""
+    serve_protocol(TasklessFloorProtocol, "floor-taskless", host, port, ready)

@@ -347,8 +347,9 @@ def headline(
         out["http_lowest"] = [lowest, http[lowest]]
     out["http_missing"] = [n for n in groups["http"] if n not in http]
     if "ceiling" in impls:
-        # The first two, and the floor when it took part (where pure Python bottoms out).
-        shown = [a, b] + [i for i in impls if i == "floor" and i not in (a, b)]
+        # The first two, and the floors that took part (where pure Python bottoms out).
+        floors = ("floor", "floor-taskless")
+        shown = [a, b] + [i for i in impls if i in floors and i not in (a, b)]
         out["ceiling_pct"] = {
             n: {i: 100.0 * r for i in shown if (r := _rate_ratio(summaries, n, i, "ceiling"))}
             for n in groups["http"]

@@ -99,7 +99,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--impls",
         default="heron,aiohttp,ceiling",
-        help="comma list of heron, aiohttp, ceiling, floor",
+        help="comma list of heron, aiohttp, ceiling, floor, floor-taskless",
     )
     parser.add_argument("--scenarios", default="all", help="comma list, or 'all'")
     parser.add_argument("--duration", type=int, default=8, help="seconds per measured run")

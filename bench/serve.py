@@ -1,7 +1,7 @@
 """Serve the benchmark app with one implementation, pinned to one CPU.
 
-    python bench/serve.py --impl heron|aiohttp|ceiling|floor --port P [--routes N] [--cpu 0]
-                          [--static-dir D] [--backlog B]
+    python bench/serve.py --impl heron|aiohttp|ceiling|floor|floor-taskless --port P
+                          [--routes N] [--cpu 0] [--static-dir D] [--backlog B]
     python bench/serve.py --impl heron --check      # import only, print the version
 
 Imports the implementation's ``web`` module (``heron.web`` or ``aiohttp.web``), installs uvloop
@@ -10,7 +10,8 @@ scenarios hold 10,000 connections), builds ``app.build_app(web, routes=N, static
 calls ``web.run_app`` on 127.0.0.1 with ``backlog=B``.
 Prints one line starting with ``READY`` when listening (``bench/run.py`` does not rely on it:
 it polls the port). ``ceiling`` serves canned bytes with bare uvloop + httptools instead;
-``floor`` the leanest aiohttp-shaped framework (``floor.py``).
+``floor`` the leanest aiohttp-shaped framework (``floor.py``), ``floor-taskless`` the same
+without a Task per request.
 The checkout's own ``heron`` (the parent of ``bench/``) wins over any installed copy.
 Exit status 3 means the implementation could not be imported.
 """
@@ -35,15 +36,19 @@ IMPL_MODULES = {
     "aiohttp": "aiohttp.web",
     "ceiling": "ceiling",
     "floor": "floor",
+    "floor-taskless": "floor",
 }
+#: A bare server's entry point in its module, when it is not ``serve``.
+SERVE_FUNCTIONS = {"floor-taskless": "serve_taskless"}
 VERSION_MODULES = {
     "heron": "heron",
     "aiohttp": "aiohttp",
     "ceiling": "httptools",
     "floor": "httptools",
+    "floor-taskless": "httptools",
 }
 #: Not frameworks: servers with their own ``serve()`` that only answer the plaintext path.
-BARE = frozenset({"ceiling", "floor"})
+BARE = frozenset({"ceiling", "floor", "floor-taskless"})
 HOST = "127.0.0.1"
 EXIT_IMPORT_ERROR = 3
 
@@ -134,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     nofile = raise_nofile_limit()
     if args.impl in BARE:
         print(f"serve: {describe(args.impl)} pinned={pinned}", flush=True)
-        module.serve(HOST, args.port, ready)
+        getattr(module, SERVE_FUNCTIONS.get(args.impl, "serve"))(HOST, args.port, ready)
         return
     loop_name = install_uvloop()
     print(
