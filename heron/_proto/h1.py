@@ -6,8 +6,10 @@ It never touches a socket, a loop or a timer: tests feed it bytes and record
 the events.  It is strict where llhttp alone would be lenient (see
 ``docs/design.md``): HTTP versions other than 1.0/1.1, a missing or repeated
 ``Host``, repeated singleton headers, transfer codings other than ``chunked``,
-an upgrade request that carries a body, and absolute-form targets whose
-authority disagrees with ``Host`` are all protocol errors.  Every buffer it
+an upgrade request that carries a body, a ``Host`` that is not a host and
+port (RFC 9112 3.2), ``Transfer-Encoding`` in an HTTP/1.0 request (RFC 9112
+6.1), and absolute-form targets whose authority disagrees with ``Host`` are
+all protocol errors.  Every buffer it
 holds is bounded by the limits it is given.
 
 Only a WebSocket ``Upgrade`` (or ``CONNECT``) stops parsing: a request that
@@ -18,6 +20,7 @@ as the next request, as if the ``Upgrade`` field were not there.
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 import httptools
@@ -51,6 +54,12 @@ HTTP10 = HttpVersion(1, 0)
 HTTP11 = HttpVersion(1, 1)
 _VERSIONS = {"1.1": HTTP11, "1.0": HTTP10}
 # PERF: "plaintext": the method's str without decoding it (llhttp accepts only known names).
+# RFC 3986 3.2.2-3.2.3: uri-host [ ":" port ]; an IP-literal is checked only for its
+# brackets and characters.  Userinfo, spaces and raw non-ASCII are refused.
+_HOST = re.compile(
+    rb"(?:\[[0-9A-Za-z:._~!$&'()*+,;=%-]+\]|(?:[0-9A-Za-z._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)"
+    rb"(?::[0-9]*)?"
+)
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 
 # Request headers that may appear at most once (RFC 9110 singletons, plus
@@ -189,6 +198,7 @@ class RequestParser:
         "_body_parts",
         "_content_length",
         "_expect",
+        "_good_host",
         "_head",
         "_head_bytes",
         "_headers",
@@ -230,6 +240,8 @@ class RequestParser:
         self._accounted = 0
         self._seen: set[bytes] | None = None
         self._host: bytes | None = None
+        # The last Host value found valid: a connection sends the same one every time.
+        self._good_host: bytes | None = None
         self._expect: bytes | None = None
         self._te: bytes | None = None
         self._content_length: int | None = None
@@ -369,12 +381,21 @@ class RequestParser:
         method = _METHODS.get(raw_method) or raw_method.decode("ascii")
         chunked = False
         if self._te is not None:
+            if version is not HTTP11:
+                # RFC 9112 6.1: its framing is faulty, whatever Content-Length says.
+                raise ProtocolError(400, "Transfer-Encoding in an HTTP/1.0 request")
             if self._te.strip().lower() != b"chunked":
                 raise ProtocolError(501, "Unsupported transfer coding")
             chunked = True
         host = self._host
-        if host is None and version is HTTP11:
-            raise ProtocolError(400, "Missing Host header")
+        if host is None:
+            if version is HTTP11:
+                raise ProtocolError(400, "Missing Host header")
+        elif host != self._good_host:
+            # PERF: "plaintext": checked once per connection, not per request.
+            if _HOST.fullmatch(host) is None:
+                raise ProtocolError(400, "Invalid Host header")
+            self._good_host = host
         upgrade = parser.should_upgrade()
         plain_upgrade = False
         if upgrade:

@@ -170,7 +170,7 @@ def normalize_path_middleware(
     @middleware
     async def impl(request: Any, handler: _Handler) -> Any:
         if isinstance(request.match_info.route, SystemRoute):
-            path, sep, query = request.raw_path.partition("?")
+            path, sep, query = request.raw_path.partition("#")[0].partition("?")
             for candidate in candidates(path, request.path.endswith("/")):
                 # SECURITY: GHSA-v6wp-4m6f-gcjg; never send the client to "//host".
                 candidate = "/" + candidate.lstrip("/\\")

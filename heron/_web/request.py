@@ -332,8 +332,13 @@ class BaseRequest(StateMapping[str]):
 
     @reify
     def rel_url(self) -> URL:
-        """The path and query as a relative ``yarl.URL``."""
-        path, _, query = self._head.path.partition("?")
+        """The path, query and fragment as a relative ``yarl.URL``."""
+        # A fragment has no place in a request target (RFC 9112 3.2), but aiohttp takes one
+        # apart from the path and query rather than refuse it, and so does heron.
+        rest, has_fragment, fragment = self._head.path.partition("#")
+        path, _, query = rest.partition("?")
+        if has_fragment:
+            return URL.build(path=path, query_string=query, fragment=fragment, encoded=True)
         return URL.build(path=path, query_string=query, encoded=True)
 
     @reify
@@ -348,7 +353,7 @@ class BaseRequest(StateMapping[str]):
         end = raw.find("?")
         if end >= 0:
             raw = raw[:end]
-        if "%" not in raw:
+        if "%" not in raw and "#" not in raw:
             # PERF: most paths carry no escapes; skip building a URL ("plaintext").
             return raw
         return self.rel_url.path
@@ -365,10 +370,10 @@ class BaseRequest(StateMapping[str]):
     @reify
     def query(self) -> MultiDictProxy[str]:
         """The query parameters."""
-        _, sep, raw = self._head.path.partition("?")
+        _, sep, raw = self._head.path.partition("#")[0].partition("?")
         if not sep or not raw:
             return MultiDictProxy(MultiDict())
-        if raw.isascii() and "%" not in raw and "+" not in raw and "#" not in raw:
+        if raw.isascii() and "%" not in raw and "+" not in raw:
             # PERF: "routing": nothing to decode, so no yarl.URL; the same pairs as yarl's
             # (split on "&", empty parts dropped, a part without "=" has the value "").
             pairs = [part.partition("=")[::2] for part in raw.split("&") if part]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 from typing import Any
 
 import aiohttp
@@ -414,6 +415,8 @@ async def test_declined_upgrade_then_garbage_answered_once(serve: Serve, raw: An
         b"GET / HTTP/1.1\r\nHost: x\r\nX: a\x01\r\n\r\n",
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
         b"GET / HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: evil.example@x\r\n\r\n",
+        b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     ],
 )
 async def test_malformed_request_400_then_close(serve: Serve, raw: Any, bad: bytes) -> None:
@@ -423,6 +426,47 @@ async def test_malformed_request_400_then_close(serve: Serve, raw: Any, bad: byt
     assert response.status_code == 400
     assert body.startswith(b"400 Bad Request: ")
     assert await client.closed_by_peer()
+
+
+@pytest.mark.parametrize(
+    ("target", "path", "query", "fragment"),
+    [
+        (b"/a#frag", "/a", {}, "frag"),
+        (b"/a?q=1#frag", "/a", {"q": "1"}, "frag"),
+        (b"/a?#frag", "/a", {}, "frag"),
+        (b"/a#f?q=1", "/a", {}, "f?q=1"),
+        (b"/a?q=%231", "/a", {"q": "#1"}, ""),
+    ],
+)
+async def test_fragment_in_target_is_not_path_or_query(
+    serve: Serve, raw: Any, target: bytes, path: str, query: dict[str, str], fragment: str
+) -> None:
+    # Clients never send one; aiohttp splits it off (url.fragment) and routes on the path.
+    async def show(request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "route": request.match_info.route.resource.canonical,  # type: ignore[union-attr]
+                "path": request.path,
+                "query": dict(request.query),
+                "fragment": request.rel_url.fragment,
+                "raw_path": request.raw_path,
+            }
+        )
+
+    app = web.Application()
+    app.router.add_get("/a", show)
+    app.router.add_get("/{tail:.*}", show)
+    client: RawClient = await raw(await serve(app))
+    await client.send(GET % target)
+    response, body = await client.response()
+    assert response.status_code == 200
+    assert json.loads(body) == {
+        "route": "/a",
+        "path": path,
+        "query": query,
+        "fragment": fragment,
+        "raw_path": target.decode(),
+    }
 
 
 async def test_error_after_good_pipelined_request(serve: Serve, raw: Any) -> None:

@@ -114,6 +114,16 @@ def test_pipelined_requests_in_order() -> None:
         (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc", 400),
         ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \uff13\r\n\r\nabc".encode(), 400),
         (b"GET / HTTP/1.1\r\n\r\n", 400),  # HTTP/1.1 without Host
+        # RFC 9112 §3.2: a Host that is not uri-host [":" port] gets a 400.
+        (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: user@x\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x:8o\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x/y\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: b\u00fccher.de\r\n\r\n".encode(), 400),
+        (b"GET / HTTP/1.0\r\nHost: x%zz\r\n\r\n", 400),
+        # RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing.
+        (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
         (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
         (b"GET /\r\n\r\n", 400),  # HTTP/0.9
         (b"get / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
@@ -133,6 +143,36 @@ def test_pipelined_requests_in_order() -> None:
 )
 def test_malformed_requests(raw: bytes, status: int) -> None:
     assert error_of(raw).status == status
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        b"",
+        b"x",
+        b"example.com:8080",
+        b"127.0.0.1:80",
+        b"[::1]:8080",
+        b"[v1.fe]",
+        b"my_svc:",
+        b"xn--bcher-kva.de",
+        b"a%41b",
+        b"a-b.c~d!$&'()*+,;=",
+    ],
+)
+def test_valid_hosts_are_accepted(host: bytes) -> None:
+    events = parse(b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    assert events[0][5] == ((b"Host", host),)
+
+
+def test_host_is_checked_on_every_request_of_a_connection() -> None:
+    rec = Recorder()
+    parser = RequestParser(rec)
+    parser.feed(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+    with pytest.raises(ProtocolError) as info:
+        parser.feed(b"GET /3 HTTP/1.1\r\nHost: x y\r\n\r\n")
+    assert info.value.status == 400
+    assert [e[2] for e in rec.events if e[0] == "head"] == ["/1", "/2"]
 
 
 def test_absolute_form_routes_on_path_only() -> None:
