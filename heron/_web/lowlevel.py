@@ -27,9 +27,14 @@ from .._io.writer import ResponseWriter
 from .._proto.errors import RequestPayloadError
 from .._proto.h1 import RequestHead
 from .._util.dates import DateCache
-from .exceptions import HTTPException, HTTPGatewayTimeout, HTTPInternalServerError
+from .exceptions import (
+    HTTPBadRequest,
+    HTTPException,
+    HTTPGatewayTimeout,
+    HTTPInternalServerError,
+)
 from .log import AbstractAccessLogger, AccessLogger, access_logger
-from .request import BaseRequest
+from .request import BaseRequest, bad_body_reason
 from .response import Response, StreamResponse
 
 __all__ = ("RequestHandler", "Server", "server_logger")
@@ -214,11 +219,19 @@ class Server:
                 self.logger.debug("Request handler timed out.", exc_info=exc)
                 response = HTTPGatewayTimeout()
         except Exception as exc:
-            self._log_error(request, exc)
+            reason = bad_body_reason(exc)
+            if reason is None or writer.eof or writer.output_size:
+                self._log_error(request, exc)
             if writer.eof or writer.output_size:
                 # The head is out already: only closing can tell the client.
                 return False
-            response = internal_error(request)
+            if reason is None:
+                response = internal_error(request)
+            else:
+                # The client's body did not decode (request.text()/json()) and the handler
+                # let the error out: the client's fault, told as post() tells it.
+                self.logger.debug("Undecodable request body: %r", exc)
+                response = HTTPBadRequest(text=reason)
         except BaseException:
             # SystemExit, KeyboardInterrupt and the like go on up; the client is not left
             # waiting for an answer that will never come.

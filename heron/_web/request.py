@@ -575,9 +575,14 @@ class BaseRequest(StateMapping[str]):
         body = await self.read()
         encoding = self.charset or "utf-8"
         try:
-            return body.decode(encoding)
-        except LookupError:
-            return body.decode("utf-8")
+            try:
+                return body.decode(encoding)
+            except LookupError:
+                encoding = "utf-8"
+                return body.decode(encoding)
+        except UnicodeDecodeError as exc:
+            mark_bad_body(exc, f"Request body is not {encoding} text")
+            raise
 
     async def json(
         self,
@@ -585,9 +590,17 @@ class BaseRequest(StateMapping[str]):
         loads: Callable[[str], Any] = json.loads,
         content_type: str | None = "application/json",
     ) -> Any:
-        """The body parsed as JSON (errors propagate as raised by ``loads``)."""
+        """The body parsed as JSON (errors propagate as raised by ``loads``).
+
+        A ``ValueError`` from ``loads`` (``json.JSONDecodeError`` is one) that the handler
+        does not catch is answered with a 400, not a 500.
+        """
         body = await self.text()
-        return loads(body)
+        try:
+            return loads(body)
+        except ValueError as exc:
+            mark_bad_body(exc, f"Invalid JSON body: {exc}")  # as json_body() says it
+            raise
 
     async def post(self) -> MultiDictProxy[Any]:
         """Form fields from an urlencoded or multipart body."""
@@ -736,6 +749,23 @@ def _too_large(limit: int, size: int) -> HTTPRequestEntityTooLarge:
     exc = HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
     exc.force_close()
     return exc
+
+
+def mark_bad_body(exc: BaseException, reason: str) -> None:
+    """Mark ``exc`` as raised on the client's undecodable body, with what a 400 says of it.
+
+    If the handler lets that very exception out, the server answers 400 with ``reason``
+    (``bad_body_reason``), where aiohttp answers 500 and logs a server error.  The mark is
+    on the exception, not the request: it makes no reference cycle, and an exception the
+    handler raises itself is never taken for one.
+    """
+    exc._heron_bad_body = reason  # type: ignore[attr-defined]
+
+
+def bad_body_reason(exc: BaseException) -> str | None:
+    """What ``mark_bad_body`` said of ``exc``, or None."""
+    reason: str | None = getattr(exc, "_heron_bad_body", None)
+    return reason
 
 
 def _bad_body(reason: str) -> HTTPBadRequest:

@@ -125,6 +125,72 @@ async def test_json_helper_turns_bad_json_into_400(aiohttp_server) -> None:
             assert await resp.text() == "raised JSONDecodeError"
 
 
+async def test_undecodable_body_the_handler_lets_out_is_a_400(aiohttp_server, caplog) -> None:
+    # aiohttp answers 500 and logs a server error; the client sent the bad bytes.
+    app = web.Application()
+
+    async def text(request):
+        return web.Response(text=await request.text())
+
+    async def jsn(request):
+        return web.json_response(await request.json())
+
+    async def own_error(request):
+        try:
+            await request.json()
+        except ValueError:
+            raise ValueError("the handler's own error") from None
+
+    async def own_json(request):
+        return web.json_response(json.loads("{nope"))
+
+    for path, handler in [("/text", text), ("/json", jsn)]:
+        app.router.add_post(path, handler)
+    for path, handler in [("/own-error", own_error), ("/own-json", own_json)]:
+        app.router.add_post(path, handler)
+    server = await aiohttp_server(app)
+    cases = [
+        ("/text", b"\xff\xfe", 400, b"Request body is not utf-8 text"),
+        ("/json", b"\xff", 400, b"Request body is not utf-8 text"),
+        ("/own-error", b"{nope", 500, b"500 Internal Server Error"),
+        ("/own-json", b"{}", 500, b"500 Internal Server Error"),
+    ]
+    for path, body, status, reason in cases:
+        head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}"
+        got_status, got_body = await raw_post(server.port, head, body)
+        assert (got_status, got_body[: len(reason)]) == (status, reason), path
+    errors = [r for r in caplog.records if r.getMessage().startswith("Error handling request")]
+    assert len(errors) == 2  # the two 500s only
+
+
+async def test_unhandled_json_error_is_a_400_with_the_decoder_reason(aiohttp_server) -> None:
+    app = web.Application()
+
+    async def plain(request):
+        return web.json_response(await request.json())
+
+    async def custom(request):
+        def loads(text):
+            raise ValueError(f"custom decoder refused {len(text)} chars")
+
+        return web.json_response(await request.json(loads=loads))
+
+    app.router.add_post("/plain", plain)
+    app.router.add_post("/custom", custom)
+    server = await aiohttp_server(app)
+    async with aiohttp.ClientSession() as s:
+        async with s.post(server.make_url("/plain"), data=b"{nope") as resp:
+            assert resp.status == 400
+            assert (await resp.text()).startswith("Invalid JSON body: Expecting property name")
+            # The body was read whole: the connection stays open for the next request.
+            assert resp.headers.get("Connection") is None
+        async with s.post(server.make_url("/plain"), data=b"[1]") as resp:
+            assert await resp.json() == [1]
+        async with s.post(server.make_url("/custom"), data=b"{}") as resp:
+            assert resp.status == 400
+            assert await resp.text() == "Invalid JSON body: custom decoder refused 2 chars"
+
+
 async def test_content_streams_and_release(aiohttp_server) -> None:
     server = await serve(aiohttp_server)
     async with aiohttp.ClientSession() as s:
