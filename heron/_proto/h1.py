@@ -55,10 +55,11 @@ HTTP11 = HttpVersion(1, 1)
 _VERSIONS = {"1.1": HTTP11, "1.0": HTTP10}
 # PERF: "plaintext": the method's str without decoding it (llhttp accepts only known names).
 # RFC 3986 3.2.2-3.2.3: uri-host [ ":" port ]; an IP-literal is checked only for its
-# brackets and characters.  Userinfo, spaces and raw non-ASCII are refused.
+# brackets and characters.  Userinfo, spaces and raw non-ASCII are refused, and so is a
+# port above 65535 (no URL can be built with it).
 _HOST = re.compile(
     rb"(?:\[[0-9A-Za-z:._~!$&'()*+,;=%-]+\]|(?:[0-9A-Za-z._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)"
-    rb"(?::[0-9]*)?"
+    rb"(?::([0-9]{0,5}))?"
 )
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 
@@ -393,7 +394,8 @@ class RequestParser:
                 raise ProtocolError(400, "Missing Host header")
         elif host != self._good_host:
             # PERF: "plaintext": checked once per connection, not per request.
-            if _HOST.fullmatch(host) is None:
+            match = _HOST.fullmatch(host)
+            if match is None or int(match[1] or 0) > 65535:
                 raise ProtocolError(400, "Invalid Host header")
             self._good_host = host
         upgrade = parser.should_upgrade()
