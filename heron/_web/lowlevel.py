@@ -34,7 +34,7 @@ from .exceptions import (
     HTTPInternalServerError,
 )
 from .log import AbstractAccessLogger, AccessLogger, access_logger
-from .request import BaseRequest, bad_body_reason
+from .request import BaseRequest, bad_input_reason
 from .response import Response, StreamResponse
 
 __all__ = ("RequestHandler", "Server", "server_logger")
@@ -219,7 +219,7 @@ class Server:
                 self.logger.debug("Request handler timed out.", exc_info=exc)
                 response = HTTPGatewayTimeout()
         except Exception as exc:
-            reason = bad_body_reason(exc)
+            reason = bad_input_reason(exc)
             if reason is None or writer.eof or writer.output_size:
                 self._log_error(request, exc)
             if writer.eof or writer.output_size:
@@ -228,9 +228,9 @@ class Server:
             if reason is None:
                 response = internal_error(request)
             else:
-                # The client's body did not decode (request.text()/json()) and the handler
-                # let the error out: the client's fault, told as post() tells it.
-                self.logger.debug("Undecodable request body: %r", exc)
+                # The client's input was bad (an undecodable body, a malformed Range) and
+                # the handler let the error out: the client's fault, told as post() tells it.
+                self.logger.debug("Bad request input: %r", exc)
                 response = HTTPBadRequest(text=reason)
         except BaseException:
             # SystemExit, KeyboardInterrupt and the like go on up; the client is not left

@@ -460,32 +460,18 @@ class BaseRequest(StateMapping[str]):
 
     @reify
     def http_range(self) -> slice:
-        """The ``Range`` header as a slice (single ranges, ASCII digits only)."""
+        """The ``Range`` header as a slice (single ranges, ASCII digits only).
+
+        A malformed one raises ``ValueError``; let out of the handler, it is a 400.
+        """
         raw = self.headers.get(hdrs.RANGE)
         if raw is None:
             return slice(None, None, 1)
-        unit, sep, spec = raw.partition("=")
-        start_s, dash, end_s = spec.partition("-")
-        if (
-            unit.strip(" \t").lower() != "bytes"  # range units are case-insensitive
-            or not sep
-            or not dash
-            or not (start_s or end_s)
-            or not all(c in "0123456789" for c in start_s + end_s)
-        ):
-            raise ValueError("range not in acceptable format")
-        start = int(start_s) if start_s else None
-        end = int(end_s) if end_s else None
-        if start is None and end is not None:
-            if end == 0:
-                # RFC 9110 §14.1.1: a zero suffix-length selects nothing.
-                raise ValueError("suffix length cannot be zero")
-            return slice(-end, None, 1)
-        if start is not None and end is not None:
-            if start > end:
-                raise ValueError("start cannot be after end")
-            return slice(start, end + 1, 1)
-        return slice(start, None, 1)
+        try:
+            return _parse_range(raw)
+        except ValueError as exc:
+            mark_bad_input(exc, f"Invalid Range header: {exc}")
+            raise
 
     # ------------------------------------------------------------------ body
 
@@ -581,7 +567,7 @@ class BaseRequest(StateMapping[str]):
                 encoding = "utf-8"
                 return body.decode(encoding)
         except UnicodeDecodeError as exc:
-            mark_bad_body(exc, f"Request body is not {encoding} text")
+            mark_bad_input(exc, f"Request body is not {encoding} text")
             raise
 
     async def json(
@@ -599,7 +585,7 @@ class BaseRequest(StateMapping[str]):
         try:
             return loads(body)
         except ValueError as exc:
-            mark_bad_body(exc, f"Invalid JSON body: {exc}")  # as json_body() says it
+            mark_bad_input(exc, f"Invalid JSON body: {exc}")  # as json_body() says it
             raise
 
     async def post(self) -> MultiDictProxy[Any]:
@@ -751,20 +737,46 @@ def _too_large(limit: int, size: int) -> HTTPRequestEntityTooLarge:
     return exc
 
 
-def mark_bad_body(exc: BaseException, reason: str) -> None:
-    """Mark ``exc`` as raised on the client's undecodable body, with what a 400 says of it.
+def _parse_range(raw: str) -> slice:
+    unit, sep, spec = raw.partition("=")
+    start_s, dash, end_s = spec.partition("-")
+    if (
+        unit.strip(" \t").lower() != "bytes"  # range units are case-insensitive
+        or not sep
+        or not dash
+        or not (start_s or end_s)
+        or not all(c in "0123456789" for c in start_s + end_s)
+    ):
+        raise ValueError("range not in acceptable format")
+    start = int(start_s) if start_s else None
+    end = int(end_s) if end_s else None
+    if start is None and end is not None:
+        if end == 0:
+            # RFC 9110 §14.1.1: a zero suffix-length selects nothing.
+            raise ValueError("suffix length cannot be zero")
+        return slice(-end, None, 1)
+    if start is not None and end is not None:
+        if start > end:
+            raise ValueError("start cannot be after end")
+        return slice(start, end + 1, 1)
+    return slice(start, None, 1)
 
-    If the handler lets that very exception out, the server answers 400 with ``reason``
-    (``bad_body_reason``), where aiohttp answers 500 and logs a server error.  The mark is
+
+def mark_bad_input(exc: BaseException, reason: str) -> None:
+    """Mark ``exc`` as raised on the client's bad input, with what a 400 says of it.
+
+    An undecodable body (``text()``, ``json()``) or a malformed ``Range`` (``http_range``):
+    if the handler lets that very exception out, the server answers 400 with ``reason``
+    (``bad_input_reason``), where aiohttp answers 500 and logs a server error.  The mark is
     on the exception, not the request: it makes no reference cycle, and an exception the
     handler raises itself is never taken for one.
     """
-    exc._heron_bad_body = reason  # type: ignore[attr-defined]
+    exc._heron_bad_input = reason  # type: ignore[attr-defined]
 
 
-def bad_body_reason(exc: BaseException) -> str | None:
-    """What ``mark_bad_body`` said of ``exc``, or None."""
-    reason: str | None = getattr(exc, "_heron_bad_body", None)
+def bad_input_reason(exc: BaseException) -> str | None:
+    """What ``mark_bad_input`` said of ``exc``, or None."""
+    reason: str | None = getattr(exc, "_heron_bad_input", None)
     return reason
 
 

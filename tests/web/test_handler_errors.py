@@ -68,6 +68,23 @@ async def test_handler_timeout_is_504(serve: Serve, caplog: pytest.LogCaptureFix
     assert (logging.DEBUG, "Request handler timed out.") in messages
 
 
+async def test_malformed_range_the_handler_lets_out_is_a_400(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    # aiohttp documents the ValueError and answers 500 when it escapes; it is the client's.
+    async def handler(request: web.BaseRequest) -> web.Response:
+        rng = request.http_range
+        return web.Response(text=f"{rng.start} {rng.stop}")
+
+    port = await serve(handler)
+    with caplog.at_level(logging.DEBUG, logger="heron.server"):
+        status, _, text = await _get(port, headers={"Range": "bytes=2-5"})
+        assert (status, text) == (200, "2 6")
+        status, _, text = await _get(port, headers={"Range": "bytes=9-1"})
+    assert (status, text) == (400, "Invalid Range header: start cannot be after end")
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
 async def test_base_exception_closes_the_connection(started: Started) -> None:
     """A BaseException (not an Exception) goes on up; the client is not left waiting."""
 
