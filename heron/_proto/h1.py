@@ -9,8 +9,8 @@ the events.  It is strict where llhttp alone would be lenient (see
 an upgrade request that carries a body, a ``Host`` that is not a host and
 port (RFC 9112 3.2), ``Transfer-Encoding`` in an HTTP/1.0 request (RFC 9112
 6.1), and absolute-form targets whose authority disagrees with ``Host`` are
-all protocol errors.  Every buffer it
-holds is bounded by the limits it is given.
+all protocol errors.  Every buffer it holds is bounded by the limits it is
+given.
 
 Only a WebSocket ``Upgrade`` (or ``CONNECT``) stops parsing: a request that
 offers any other protocol (``h2c``, ...) is plain HTTP/1.1 to heron, which
@@ -53,7 +53,6 @@ class HttpVersion(tuple[int, int]):
 HTTP10 = HttpVersion(1, 0)
 HTTP11 = HttpVersion(1, 1)
 _VERSIONS = {"1.1": HTTP11, "1.0": HTTP10}
-# PERF: "plaintext": the method's str without decoding it (llhttp accepts only known names).
 # RFC 3986 3.2.2-3.2.3: uri-host [ ":" port ]; an IP-literal is checked only for its
 # brackets and characters.  Userinfo, spaces and raw non-ASCII are refused, and so is a
 # port above 65535 (no URL can be built with it).
@@ -61,6 +60,7 @@ _HOST = re.compile(
     rb"(?:\[[0-9A-Za-z:._~!$&'()*+,;=%-]+\]|(?:[0-9A-Za-z._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)"
     rb"(?::([0-9]{0,5}))?"
 )
+# PERF: "plaintext": the method's str without decoding it (llhttp accepts only known names).
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 
 # Request headers that may appear at most once (RFC 9110 singletons, plus
