@@ -219,13 +219,13 @@ class Server:
                 self.logger.debug("Request handler timed out.", exc_info=exc)
                 response = HTTPGatewayTimeout()
         except Exception as exc:
-            reason = bad_input_reason(exc)
-            if reason is None or writer.eof or writer.output_size:
-                self._log_error(request, exc)
             if writer.eof or writer.output_size:
                 # The head is out already: only closing can tell the client.
+                self._log_error(request, exc)
                 return False
+            reason = bad_input_reason(exc)
             if reason is None:
+                self._log_error(request, exc)
                 response = internal_error(request)
             else:
                 # The client's input was bad (an undecodable body, a malformed Range) and
