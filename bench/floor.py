@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from email.utils import formatdate
 from typing import cast
 
@@ -150,7 +150,10 @@ class FloorProtocol(asyncio.Protocol):
         self._busy = True
         request = self._queue.popleft()
         handler = ROUTES.get((request.method, request.path), not_found)
-        self._loop.create_task(self._run(handler, request))
+        self._launch(self._run(handler, request))
+
+    def _launch(self, run: Coroutine[None, None, None]) -> None:
+        self._loop.create_task(run)
 
     async def _run(self, handler: Handler, request: FloorRequest) -> None:
         response = await handler(request)
@@ -183,16 +186,12 @@ class TasklessFloorProtocol(FloorProtocol):
 
     __slots__ = ()
 
-    def _start(self) -> None:
-        self._busy = True
-        request = self._queue.popleft()
-        handler = ROUTES.get((request.method, request.path), not_found)
-        coro = self._run(handler, request)
+    def _launch(self, run: Coroutine[None, None, None]) -> None:
         try:
-            coro.send(None)
+            run.send(None)
         except StopIteration:
             return
-        coro.close()
+        run.close()
         raise RuntimeError("a taskless floor handler suspended")
 
 
