@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ("Handle", "HttpProtocol")
 
-log = logging.getLogger("heron.server")
+log = logging.getLogger("aiohttp.server")
 
 #: The web layer's entry point: answer one request, return whether to keep the connection.
 Handle = Callable[["HttpProtocol", RequestHead, StreamReader], Awaitable[bool]]
