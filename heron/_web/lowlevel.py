@@ -286,6 +286,10 @@ class Server:
         except (ConnectionError, asyncio.TimeoutError) as exc:
             self.logger.debug("Could not send the response: %r", exc)
             return False
+        except asyncio.CancelledError:
+            # Cancelled while sending (handler_cancellation: the client went away).
+            self.logger.debug("Ignored premature client disconnection")
+            raise
         except Exception:
             self.logger.exception("Error sending the response to %s %s", head.method, head.path)
             if writer.output_size:

@@ -199,10 +199,11 @@ def rewrite(source: str) -> str:
             source,
         )
         source = "import heron.multipart\n" + source
-    # `aiohttp.WSMsgType` is the very object aiohttp.web re-exports: heron's web has it.
+    # `aiohttp.WSMsgType` (or `aiohttp.http.WSMsgType`) is the very object aiohttp.web
+    # re-exports: heron's web has it.
     reexported = _web_reexports()
     source = re.sub(
-        r"\baiohttp\.(\w+)\b",
+        r"\baiohttp\.(?:http\.)?(\w+)\b",
         lambda m: f"web.{m.group(1)}" if m.group(1) in reexported else m.group(0),
         source,
     )
@@ -211,17 +212,17 @@ def rewrite(source: str) -> str:
     return _RAISES_CLIENT_ERROR.sub(_either_client_error, source)
 
 
-# `pytest.raises(aiohttp.Name` / `pytest.raises(client.Name`: a client exception expected.
-_RAISES_CLIENT_ERROR = re.compile(r"pytest\.raises\(\s*((?:aiohttp|client)\.(\w+))")
+# `pytest.raises(aiohttp.Name` / `except client.Name`: a client exception expected.
+_RAISES_CLIENT_ERROR = re.compile(r"(pytest\.raises\(\s*|except\s+)((?:aiohttp|client)\.(\w+))")
 
 
 def _either_client_error(match: re.Match[str]) -> str:
-    name = match.group(2)
+    before, expected, name = match.groups()
     theirs, ours = getattr(aiohttp, name, None), getattr(heron.client, name, None)
     is_error = isinstance(theirs, type) and issubclass(theirs, BaseException)
     if not is_error or not isinstance(ours, type):
         return match.group(0)
-    return f"pytest.raises(({match.group(1)}, __import__('heron.client').client.{name})"
+    return f"{before}({expected}, __import__('heron.client').client.{name})"
 
 
 @functools.cache

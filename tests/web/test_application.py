@@ -316,6 +316,8 @@ async def test_normalize_path_remove_slash(aiohttp_server: Any) -> None:
     assert (await raw_get(server, "/"))[0] == 200
     with pytest.raises(ValueError):
         normalize_path_middleware(append_slash=True, remove_slash=True)
+    with pytest.raises(AssertionError):  # aiohttp refuses the pair with an assert
+        normalize_path_middleware(append_slash=True, remove_slash=True)
 
 
 async def test_unknown_handler_args_are_ignored_with_a_warning(

@@ -288,3 +288,31 @@ async def test_cancelled_handler_closes_without_an_answer(
     ]
     status, _, text = await _get(port, "/ok")
     assert (status, text) == (200, "fine")
+
+
+async def test_cancelled_while_sending_closes_without_an_answer(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A response whose write_eof is cancelled (the client went away mid-send): nothing
+    more is written, the connection closes, aiohttp's debug line is logged."""
+
+    class Cancelled(web.Response):
+        async def write_eof(self, data: bytes = b"") -> None:
+            raise asyncio.CancelledError()
+
+    async def handler(request: web.BaseRequest) -> web.Response:
+        if request.path == "/cancel":
+            return Cancelled(text="never sent")
+        return web.Response(text="fine")
+
+    port = await serve(handler)
+    client = await RawClient.connect(port)
+    with caplog.at_level(logging.DEBUG, logger="aiohttp.server"):
+        await client.send(b"GET /cancel HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert await client.closed_by_peer()
+    client.close()
+    assert "Ignored premature client disconnection" in [
+        r.getMessage() for r in caplog.records if r.name == "aiohttp.server"
+    ]
+    status, _, text = await _get(port, "/ok")
+    assert (status, text) == (200, "fine")
