@@ -182,7 +182,7 @@ def rewrite(source: str) -> str:
     # and so does `aiohttp.web_request.X` for a name heron's web has.
     source = re.sub(r"\baiohttp\.web\.", "web.", source)
     source = re.sub(
-        r"\baiohttp\.web_\w+\.(\w+)\b",
+        r"(?<![\"'])\baiohttp\.web_\w+\.(\w+)\b",  # not a dotted path in a string (mock.patch)
         lambda m: f"web.{m.group(1)}" if hasattr(heron.web, m.group(1)) else m.group(0),
         source,
     )
@@ -203,7 +203,7 @@ def rewrite(source: str) -> str:
     # re-exports: heron's web has it.
     reexported = _web_reexports()
     source = re.sub(
-        r"\baiohttp\.(?:http\.)?(\w+)\b",
+        r"(?<![\"'])\baiohttp\.(?:http\.)?(\w+)\b",
         lambda m: f"web.{m.group(1)}" if m.group(1) in reexported else m.group(0),
         source,
     )
