@@ -285,6 +285,8 @@ def prepare(source: Path, work: Path) -> None:
         text = (source / name).read_text(encoding="utf-8")
         (work / name).write_text(rewrite(text), encoding="utf-8")
     (work / "conftest.py").write_text(_CONFTEST, encoding="utf-8")
+    # The sdist's layout: a traversal test asks for ../README.rst and checks that it exists.
+    (work.parent / "README.rst").write_text("Outside the static root.\n", encoding="utf-8")
     (work / "pytest.ini").write_text(_PYTEST_INI, encoding="utf-8")
 
 
