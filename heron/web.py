@@ -82,6 +82,7 @@ from ._web.resources import (
 )
 from ._web.response import (
     ContentCoding,
+    ETag,
     Response,
     StreamResponse,
     json_bytes_response,
@@ -136,6 +137,7 @@ __all__ = (
     "BaseSite",
     "CleanupError",
     "ContentCoding",
+    "ETag",
     "DynamicResource",
     "FileField",
     "FileResponse",

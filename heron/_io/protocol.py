@@ -184,6 +184,11 @@ class HttpProtocol(asyncio.Protocol):
 
     # ------------------------------------------------------------------ public API
 
+    def __repr__(self) -> str:
+        # aiohttp's words (the class is web.RequestHandler there).
+        connected = self.transport is not None and self._state is not CLOSED
+        return f"<RequestHandler {'connected' if connected else 'disconnected'}>"
+
     @property
     def state(self) -> str:
         """IDLE, HEAD, BUSY or CLOSED."""

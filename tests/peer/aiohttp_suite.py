@@ -130,6 +130,8 @@ def _heron_module(aiohttp_module: str) -> str | None:
     """Where heron offers the public names of one of aiohttp's modules, if anywhere."""
     if aiohttp_module == "aiohttp.web" or aiohttp_module.startswith("aiohttp.web_"):
         return "heron.web"  # aiohttp.web re-exports its web_* modules' public names
+    if aiohttp_module == "aiohttp.helpers":
+        return "heron.web"  # the public types it defines that aiohttp.web's objects use (ETag)
     if aiohttp_module in ("aiohttp.test_utils", "aiohttp.abc"):
         return "heron." + aiohttp_module.partition(".")[2]
     return None

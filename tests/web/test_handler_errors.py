@@ -316,3 +316,17 @@ async def test_cancelled_while_sending_closes_without_an_answer(
     ]
     status, _, text = await _get(port, "/ok")
     assert (status, text) == (200, "fine")
+
+
+async def test_request_handler_repr(serve: Serve) -> None:
+    # aiohttp's repr of the connection object (request.protocol).
+    seen: list[str] = []
+
+    async def handler(request: web.BaseRequest) -> web.Response:
+        seen.append(repr(request.protocol))
+        return web.Response(text="ok")
+
+    assert repr(web.Server(handler)()) == "<RequestHandler disconnected>"  # not yet connected
+    port = await serve(handler)
+    assert (await _get(port))[0] == 200
+    assert seen == ["<RequestHandler connected>"]
