@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
+from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
 import aiohttp
@@ -266,43 +267,34 @@ async def test_returning_an_http_exception_warns_but_is_answered(aiohttp_server:
             assert resp.status == 405
 
 
-async def test_cancelled_handler_closes_without_an_answer(
-    serve: Serve, caplog: pytest.LogCaptureFixture
+class _CancelledInWriteEof(web.Response):
+    async def write_eof(self, data: bytes = b"") -> None:
+        raise asyncio.CancelledError()
+
+
+async def _cancelled_in_handler(request: web.BaseRequest) -> web.Response:
+    raise asyncio.CancelledError()
+
+
+async def _cancelled_while_sending(request: web.BaseRequest) -> web.Response:
+    return _CancelledInWriteEof(text="never finished")
+
+
+@pytest.mark.parametrize(
+    "cancelled", [_cancelled_in_handler, _cancelled_while_sending], ids=["handler", "write_eof"]
+)
+async def test_cancelled_request_closes_without_an_answer(
+    serve: Serve,
+    caplog: pytest.LogCaptureFixture,
+    cancelled: Callable[[web.BaseRequest], Awaitable[web.Response]],
 ) -> None:
-    """A handler that raises CancelledError gets no response written: the connection
-    closes, the server goes on serving, and aiohttp's debug line is logged."""
+    """A handler that raises CancelledError, or a response whose write_eof is cancelled
+    (the client went away mid-send), gets nothing more written: the connection closes,
+    the server goes on serving, and aiohttp's debug line is logged."""
 
     async def handler(request: web.BaseRequest) -> web.Response:
         if request.path == "/cancel":
-            raise asyncio.CancelledError()
-        return web.Response(text="fine")
-
-    port = await serve(handler)
-    client = await RawClient.connect(port)
-    with caplog.at_level(logging.DEBUG, logger="aiohttp.server"):
-        await client.send(b"GET /cancel HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert await client.closed_by_peer()
-    client.close()
-    assert "Ignored premature client disconnection" in [
-        r.getMessage() for r in caplog.records if r.name == "aiohttp.server"
-    ]
-    status, _, text = await _get(port, "/ok")
-    assert (status, text) == (200, "fine")
-
-
-async def test_cancelled_while_sending_closes_without_an_answer(
-    serve: Serve, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A response whose write_eof is cancelled (the client went away mid-send): nothing
-    more is written, the connection closes, aiohttp's debug line is logged."""
-
-    class Cancelled(web.Response):
-        async def write_eof(self, data: bytes = b"") -> None:
-            raise asyncio.CancelledError()
-
-    async def handler(request: web.BaseRequest) -> web.Response:
-        if request.path == "/cancel":
-            return Cancelled(text="never sent")
+            return await cancelled(request)
         return web.Response(text="fine")
 
     port = await serve(handler)
