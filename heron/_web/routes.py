@@ -94,7 +94,7 @@ def _normalize_handler(handler: Any) -> Handler:
     return handler_wrapper
 
 
-class NotACoroutineError(TypeError, AssertionError):
+class _NotACoroutine(TypeError, AssertionError):
     """An expect handler that is not a coroutine function.
 
     A TypeError, and an AssertionError too: aiohttp refuses one with an ``assert``, so
@@ -118,7 +118,7 @@ class AbstractRoute(abc.ABC):
         if expect_handler is None:
             expect_handler = default_expect_handler
         if not _is_coroutine_function(expect_handler):
-            raise NotACoroutineError(f"Coroutine is expected, got {expect_handler!r}")
+            raise _NotACoroutine(f"Coroutine is expected, got {expect_handler!r}")
         method = method.upper()
         if not _METHOD_RE.fullmatch(method):
             raise ValueError(f"{method} is not allowed HTTP method")
