@@ -6,11 +6,14 @@
 
 The sdist of the aiohttp release installed in this environment (a dev dependency, pinned in
 pyproject.toml) is downloaded from PyPI once into ``.cache/peer/``; nothing of it is
-committed here. Its server-side test modules are copied to a scratch directory with one change:
-``web`` is imported from heron instead of aiohttp. Everything else they import (FormData, the
-client's types, ``WSMsgType``, ``mock``) stays aiohttp's, and the ``aiohttp_client`` /
-``aiohttp_server`` fixtures are heron's (``heron.pytest_plugin``), so every request a test makes
-goes to a heron server through heron's client.
+committed here. Its server-side test modules are copied to a scratch directory with the
+server's side taken from heron, the way an app's test suite would switch: ``web`` and the names
+aiohttp.web offers (also where a test reaches them through ``aiohttp.WSMsgType``,
+``aiohttp.web_request.FileField``, ``aiohttp.helpers.ETag``), and the multipart readers.
+The client's side (FormData, MultipartWriter, ``mock``) stays aiohttp's, except that the
+``aiohttp_client`` / ``aiohttp_server`` fixtures are heron's (``heron.pytest_plugin``), so every
+request a test makes goes to a heron server through heron's client; a test that expects one of
+aiohttp's client exceptions also accepts heron.client's of the same name.
 
 Many of aiohttp's tests exercise aiohttp internals (its parser classes, private attributes,
 mocks of its own functions, fixtures only its conftest has); those fail here by construction.
