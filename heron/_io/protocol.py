@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ("Handle", "HttpProtocol")
 
-log = logging.getLogger("heron.server")
+log = logging.getLogger("aiohttp.server")
 
 #: The web layer's entry point: answer one request, return whether to keep the connection.
 Handle = Callable[["HttpProtocol", RequestHead, StreamReader], Awaitable[bool]]
@@ -183,6 +183,11 @@ class HttpProtocol(asyncio.Protocol):
         self._handler_started = True
 
     # ------------------------------------------------------------------ public API
+
+    def __repr__(self) -> str:
+        # aiohttp's words (the class is web.RequestHandler there).
+        connected = self.transport is not None and self._state is not CLOSED
+        return f"<RequestHandler {'connected' if connected else 'disconnected'}>"
 
     @property
     def state(self) -> str:

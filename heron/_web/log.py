@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ("AbstractAccessLogger", "AccessLogger", "access_logger")
 
-access_logger = logging.getLogger("heron.access")
+# aiohttp's logger names: logging configured for an aiohttp app applies unchanged.
+access_logger = logging.getLogger("aiohttp.access")
 
 _Atom = Callable[["BaseRequest | None", "StreamResponse", float], Any]
 

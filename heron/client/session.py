@@ -301,7 +301,7 @@ class ClientSession:
         chunked: bool | None = None,
         expect100: bool = False,
         raise_for_status: RaiseForStatus | None = None,
-        timeout: ClientTimeout | _Unset = _UNSET,
+        timeout: ClientTimeout | float | _Unset = _UNSET,
         ssl: ssl.SSLContext | bool | None = None,
         read_bufsize: int | None = None,
         auto_decompress: bool | None = None,
@@ -313,7 +313,12 @@ class ClientSession:
         url = self._build_url(str_or_url)
         if params:
             url = url.extend_query(params)
-        tm = self._timeout if isinstance(timeout, _Unset) else timeout
+        if isinstance(timeout, _Unset):
+            tm = self._timeout
+        elif isinstance(timeout, (int, float)):
+            tm = ClientTimeout(total=timeout)  # a number is the total, as aiohttp's client takes it
+        else:
+            tm = timeout
         loop = asyncio.get_running_loop()
         deadline = None if tm.total is None else loop.time() + tm.total
         req_headers: CIMultiDict[str] = CIMultiDict(self._default_headers)
