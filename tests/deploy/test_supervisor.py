@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -197,7 +198,12 @@ def test_systemd_socket_activation_and_notify(tmp_path: Path) -> None:
     notify.settimeout(20)
     fd = activated.fileno()
     # systemd passes the socket as fd 3 and names the service's pid in LISTEN_PID.
-    wrapper = ["sh", "-c", f'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@" 3<&{fd}', sys.executable]
+    activate = (
+        "import os, sys; os.dup2(int(sys.argv[1]), 3);"
+        "os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS='1');"
+        "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])"
+    )
+    wrapper = [sys.executable, "-c", activate, str(fd)]
     env = {"NOTIFY_SOCKET": str(tmp_path / "notify")}
     with (
         activated,
@@ -213,3 +219,66 @@ def test_systemd_socket_activation_and_notify(tmp_path: Path) -> None:
         server.signal(signal.SIGTERM)
         assert notify.recv(1000) == b"STOPPING=1"
         assert server.wait(15) == 0
+
+
+def test_reload_to_code_that_fails_keeps_the_old_workers(tmp_path: Path) -> None:
+    with Supervised(tmp_path, workers=2) as server:
+        server.start()
+        old = server.workers()
+        (tmp_path / "supapp.py").write_text("raise RuntimeError('broken deploy')\n")
+        server.signal(signal.SIGHUP)
+        wait_for(lambda: "reload failed" in server.log(), 20, "the failed reload")
+        wait_for(lambda: server.workers() == old, 10, "only the old workers")
+        assert get(server.port).body == "v1"
+        write_app(tmp_path, "v2")  # the next reload goes through
+        server.signal(signal.SIGHUP)
+        wait_for(lambda: not (server.workers() & old), 20, "the old workers to stop")
+        assert get(server.port).body == "v2"
+        assert server.proc.poll() is None
+
+
+def test_worker_stops_when_its_supervisor_is_gone(tmp_path: Path) -> None:
+    with Supervised(tmp_path, "--timeout", "1", workers=1) as server:
+        server.start()
+        (worker,) = server.workers()
+        server.proc.kill()
+        server.proc.wait(10)
+
+        def gone() -> bool:
+            try:
+                stat = Path(f"/proc/{worker}/stat").read_text()
+            except FileNotFoundError:
+                return True
+            return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+        wait_for(gone, 10, "the orphaned worker to exit")
+
+
+def test_single_process_serves_an_inherited_fd_and_notifies(tmp_path: Path) -> None:
+    write_app(tmp_path)
+    inherited = socket.create_server(("127.0.0.1", 0))
+    port = inherited.getsockname()[1]
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.settimeout(20)
+    fd = inherited.fileno()
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify")}
+    command = [sys.executable, "-m", "heron.web", "--fd", str(fd), "supapp:init"]
+    with inherited, notify:
+        proc = subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            env=env,
+            pass_fds=(fd,),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert notify.recv(100) == b"READY=1"
+            assert get(port).body == "v1"
+            proc.send_signal(signal.SIGTERM)
+            assert notify.recv(100) == b"STOPPING=1"
+            assert proc.wait(15) == 0
+        finally:
+            proc.kill()
+            proc.wait()
