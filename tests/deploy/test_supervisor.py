@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from .supervised import SteadyLoad, Supervised, get, wait_for, write_app
+from .supervised import (
+    SteadyLoad,
+    Supervised,
+    get,
+    kill_one_under_load,
+    notify_socket,
+    wait_for,
+    write_app,
+)
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the supervisor forks")
 
@@ -47,24 +55,9 @@ def test_two_workers_serve_then_sigterm_exits_zero(tmp_path: Path) -> None:
 
 
 def test_killed_worker_is_replaced_within_a_second(tmp_path: Path) -> None:
-    with Supervised(tmp_path, workers=2) as server:
-        server.start()
-        before = server.workers()
-        victim = min(before)
-        with SteadyLoad(server.port) as load:
-            killed_at = time.monotonic()
-            os.kill(victim, signal.SIGKILL)
-
-            def replacement_answers() -> bool:
-                return get(server.port).pid not in before
-
-            wait_for(replacement_answers, 5, "an answer from the replacement")
-            elapsed = time.monotonic() - killed_at
-            settle = time.monotonic()
-            wait_for(lambda: len(load.since(settle)) >= 50, 10, "load after the kill")
-        assert elapsed < 1.0, f"the replacement answered {elapsed:.2f} s after the kill"
-        assert len(server.workers()) == 2
-        assert all(f.pid == victim for f in load.failures()), load.failures()
+    elapsed, victim, load = kill_one_under_load(tmp_path, warm_up=8, after=0.2)
+    assert elapsed < 1.0, f"the replacement answered {elapsed:.2f} s after the kill"
+    assert all(f.pid == victim for f in load.failures()), load.failures()
 
 
 def test_sighup_reload_serves_new_code_without_failures(tmp_path: Path) -> None:
@@ -193,9 +186,7 @@ def test_unix_socket_and_inherited_fd(tmp_path: Path) -> None:
 def test_systemd_socket_activation_and_notify(tmp_path: Path) -> None:
     activated = socket.create_server(("127.0.0.1", 0))
     port = activated.getsockname()[1]
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp_path / "notify"))
-    notify.settimeout(20)
+    notify = notify_socket(tmp_path)
     fd = activated.fileno()
     # systemd passes the socket as fd 3 and names the service's pid in LISTEN_PID.
     activate = (
@@ -258,9 +249,7 @@ def test_single_process_serves_an_inherited_fd_and_notifies(tmp_path: Path) -> N
     write_app(tmp_path)
     inherited = socket.create_server(("127.0.0.1", 0))
     port = inherited.getsockname()[1]
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp_path / "notify"))
-    notify.settimeout(20)
+    notify = notify_socket(tmp_path)
     fd = inherited.fileno()
     env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify")}
     command = [sys.executable, "-m", "heron.web", "--fd", str(fd), "supapp:init"]
