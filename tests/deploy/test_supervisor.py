@@ -271,3 +271,18 @@ def test_single_process_serves_an_inherited_fd_and_notifies(tmp_path: Path) -> N
         finally:
             proc.kill()
             proc.wait()
+
+
+def test_shutdown_longer_than_the_heartbeat_timeout(tmp_path: Path) -> None:
+    # The loop keeps beating while the worker waits for its handlers at a stop.
+    with Supervised(tmp_path, "--timeout", "0.5", workers=1) as server:
+        server.start()
+        with socket.create_connection(("127.0.0.1", server.port)) as conn:
+            conn.sendall(b"GET /slow?s=2 HTTP/1.1\r\nHost: t\r\n\r\n")
+            wait_for(lambda: _lines(server.inflight) == 1, 10, "the request in its handler")
+            server.signal(signal.SIGTERM)
+            conn.settimeout(15)
+            answer = conn.makefile("rb").read()
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"slow v1")
+        assert server.wait(15) == 0
+        assert "no heartbeat" not in server.log()
