@@ -3,8 +3,9 @@
 A worker is forked from the supervisor before any event loop exists; it imports the app's
 module itself (so each new worker runs the code on disk now), builds the app with
 ``init_func(argv)``, and serves the listening sockets it inherited with an ``AppRunner`` and
-one ``SockSite`` each.  SIGTERM or SIGINT stops it with ``AppRunner.cleanup()``: aiohttp's
-shutdown order, as under ``run_app``.
+one ``SockSite`` each.  SIGTERM or SIGINT stops it: it stops accepting, drains its keep-alive
+connections (``Connection: close`` on each answer, for up to a second), then
+``AppRunner.cleanup()`` runs aiohttp's shutdown order, as under ``run_app``.
 
 It talks to the supervisor through the write end of a pipe, one byte per message:
 
