@@ -204,11 +204,11 @@ class Metrics(observe.ServerObserver):
             try:
                 response = await handler(request)
                 status = response.status
-                response_bytes = response.body_length
+                response_bytes = _body_size(response)
                 return response
             except web.HTTPException as exc:
                 status = exc.status
-                response_bytes = exc.body_length
+                response_bytes = _body_size(exc)
                 raise
             except asyncio.CancelledError:
                 status = -1
@@ -233,6 +233,14 @@ class Metrics(observe.ServerObserver):
             body=self.render(),
             headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"},
         )
+
+
+def _body_size(response: web.StreamResponse) -> int:
+    """The body's size as the handler left it: written so far if streamed, else its length
+    (a compressed or streamed-later body counts what its Content-Length says, if anything)."""
+    if response.prepared:
+        return response.body_length
+    return response.content_length or 0
 
 
 def _route_label(request: web.Request) -> str:
