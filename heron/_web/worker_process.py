@@ -183,6 +183,7 @@ async def _serve(
             return BOOT_ERROR
         channel.send(READY)
         await stop.wait()
+        await _drain(loop, runner)
         # Stop accepting first; connections still queued go to the other workers.
         for site in sites:
             await site.stop()
@@ -193,6 +194,19 @@ async def _serve(
         if runner is not None:
             await runner.cleanup()
         sys.stdout.flush()
+
+
+async def _drain(loop: asyncio.AbstractEventLoop, runner: AppRunner) -> None:
+    """Serve on, reporting not ready, for the app's drain delay (``health.setup``; none
+    without it), so a load balancer stops sending first; a second signal cuts it short."""
+    delay = runner.begin_drain()
+    if delay <= 0:
+        return
+    again = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, again.set)
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(again.wait(), delay)
 
 
 class _Heartbeat:
