@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -21,21 +20,13 @@ from heron.observability import (
 
 from ..web.conftest import ListHandler
 from .conftest import Start
+from .probes import exchange
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 
 
 async def hello(request: web.Request) -> web.Response:
     return web.Response(text=f"hello {request_id(request)}")
-
-
-async def raw_exchange(port: int, request: bytes) -> bytes:
-    """Send ``request`` (which asks for Connection: close); return every byte answered."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(request)
-    data = await asyncio.wait_for(reader.read(), 10)
-    writer.close()
-    return data
 
 
 async def test_json_line_field_by_field(
@@ -47,7 +38,7 @@ async def test_json_line_field_by_field(
     request_ids.setup(app)
     _, port = await start(app, access_log=logger, access_log_class=JsonAccessLogger)
     before = time.time()
-    answer = await raw_exchange(
+    answer = await exchange(
         port,
         b"GET /users/7?full=1&x=%20 HTTP/1.1\r\nHost: example\r\nUser-Agent: probe/1.0\r\n"
         b"X-Request-ID: abc-123.XYZ\r\nConnection: close\r\n\r\n",
@@ -95,7 +86,7 @@ async def test_json_line_without_request_ids_or_user_agent(
     logger, kept = records
     app = web.Application()
     _, port = await start(app, access_log=logger, access_log_class=JsonAccessLogger)
-    answer = await raw_exchange(
+    answer = await exchange(
         port, b"DELETE /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
     assert answer.startswith(b"HTTP/1.1 404 ")

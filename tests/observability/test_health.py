@@ -18,6 +18,7 @@ from heron.observability import health
 
 from ..engine.conftest import free_port
 from .conftest import Start
+from .probes import loop_name, status_of
 
 SERVER = """
 import sys
@@ -30,19 +31,12 @@ async def hello(request):
 app = web.Application()
 app.router.add_get("/", hello)
 health.setup(app, drain_delay={drain})
-web.run_app(app, host="127.0.0.1", port={port}, access_log=None)
+loop = None
+if "{loop}" == "uvloop":
+    import uvloop
+    loop = uvloop.new_event_loop()
+web.run_app(app, host="127.0.0.1", port={port}, access_log=None, loop=loop)
 """
-
-
-async def status_of(port: int, path: str) -> int:
-    """The status of GET ``path`` on a new connection (raises OSError when refused)."""
-    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
-    try:
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-        answer = await asyncio.wait_for(reader.read(), 5)
-    finally:
-        writer.close()
-    return int(answer.split(b" ", 2)[1])
 
 
 async def test_endpoints_and_drain_in_process(start: Start) -> None:
@@ -101,11 +95,15 @@ def test_negative_drain_delay_refused() -> None:
         health.setup(web.Application(), drain_delay=-1)
 
 
-async def test_sigterm_turns_readyz_503_before_the_port_closes(tmp_path: Path) -> None:
+async def test_sigterm_turns_readyz_503_before_the_port_closes(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
     drain = 2.0
     port = free_port()
     script = tmp_path / "server.py"
-    script.write_text(textwrap.dedent(SERVER.format(drain=drain, port=port)))
+    # The server runs on the same kind of loop as the test.
+    source = SERVER.format(drain=drain, port=port, loop=loop_name(loop))
+    script.write_text(textwrap.dedent(source))
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(script),

@@ -15,7 +15,7 @@ from heron.client import ClientSession
 from heron.observability import metrics
 
 from .conftest import Start
-from .scrape import Samples, scrape, value
+from .probes import Samples, exchange, scrape, status, value
 
 
 async def hello(request: web.Request) -> web.Response:
@@ -137,13 +137,7 @@ async def test_in_flight_connections_and_websockets(start: Start) -> None:
 
 
 async def raw_status(port: int, request: bytes) -> int:
-    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
-    try:
-        writer.write(request)
-        answer = await asyncio.wait_for(reader.read(), 10)
-    finally:
-        writer.close()
-    return int(answer.split(b" ", 2)[1])
+    return status(await exchange(port, request))
 
 
 async def test_limits_hit(start: Start) -> None:
@@ -162,12 +156,12 @@ async def test_limits_hit(start: Start) -> None:
     assert await raw_status(full_port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") == 503
     held.close()
     after = await scrape(port)
-    for status in ("400", "413", "414", "431", "503"):
+    for code in ("400", "413", "414", "431", "503"):
         assert (
-            value(after, "heron_rejections_total", status=status)
-            - value(before, "heron_rejections_total", status=status)
+            value(after, "heron_rejections_total", status=code)
+            - value(before, "heron_rejections_total", status=code)
             == 1
-        ), status
+        ), code
 
 
 async def test_metrics_path_and_content_type(start: Start) -> None:

@@ -9,10 +9,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from heron.client import ClientSession
 
 from ..engine.conftest import free_port
-from .scrape import scrape, value
+from .probes import assert_summed, scrape
 
 APP = """
 import os
@@ -60,7 +62,9 @@ async def wait_listening(port: int, procs: list[asyncio.subprocess.Process]) -> 
         assert banner.startswith(b"======== Running on"), banner
 
 
+@pytest.mark.slow
 async def test_two_reuse_port_processes_sum_exactly(tmp_path: Path) -> None:
+    """Two run_app processes sharing a port (no supervisor) sum their numbers too."""
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
     port = free_port()
@@ -82,12 +86,7 @@ async def test_two_reuse_port_processes_sum_exactly(tmp_path: Path) -> None:
         pids = await spread_requests(port)
         assert sum(pids.values()) == REQUESTS
         assert len(pids) == 2, pids  # both processes served
-        samples = await scrape(port)
-        labels = {"route": "/pid", "method": "GET", "status": "200"}
-        assert value(samples, "heron_requests_total", **labels) == REQUESTS
-        assert value(samples, "heron_request_duration_seconds_count", **labels) == REQUESTS
-        # Live gauges are summed too: only the scrape itself is in flight.
-        assert value(samples, "heron_requests_in_flight") == 1
+        assert_summed(await scrape(port), REQUESTS)
     finally:
         for proc in procs:
             if proc.returncode is None:

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from ..engine.conftest import free_port
-from .scrape import scrape, value
-from .test_health import status_of
+from .probes import assert_summed, loop_name, scrape, status_of
 from .test_metrics_workers import REQUESTS, spread_requests
 
 APP = """
@@ -36,8 +35,11 @@ def init(argv):
 
 
 @pytest.fixture
-async def supervisor(tmp_path: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
-    """A supervisor with 2 workers of APP, PROMETHEUS_MULTIPROC_DIR set; answering /readyz."""
+async def supervisor(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
+    """A supervisor with 2 workers of APP (on the test's kind of loop), PROMETHEUS_MULTIPROC_DIR
+    set, both workers ready."""
     (tmp_path / "observed_app.py").write_text(textwrap.dedent(APP))
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
@@ -49,7 +51,7 @@ async def supervisor(tmp_path: Path) -> AsyncIterator[tuple[asyncio.subprocess.P
     }
     proc = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "heron.web", "observed_app:init", "--workers", "2"),
-        *("-H", "127.0.0.1", "-P", str(port), "--log-level", "info"),
+        *("-H", "127.0.0.1", "-P", str(port), "--log-level", "info", "--loop", loop_name(loop)),
         env=env,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
@@ -89,11 +91,7 @@ async def test_thousand_requests_over_two_workers_read_thousand(
     pids = await spread_requests(port)
     assert sum(pids.values()) == REQUESTS
     assert len(pids) == 2, pids  # both workers served
-    samples = await scrape(port)
-    labels = {"route": "/pid", "method": "GET", "status": "200"}
-    assert value(samples, "heron_requests_total", **labels) == REQUESTS
-    assert value(samples, "heron_request_duration_seconds_count", **labels) == REQUESTS
-    assert value(samples, "heron_requests_in_flight") == 1  # the scrape itself
+    assert_summed(await scrape(port), REQUESTS)
 
 
 async def test_sigterm_drains_every_worker(
