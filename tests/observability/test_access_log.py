@@ -177,3 +177,10 @@ async def test_id_on_errors_streams_and_logs(
     # The server's own error log line carries the id through the filter.
     errors = [r for r in kept.records if r.levelno >= logging.ERROR]
     assert [r.request_id for r in errors] == ["r-500"]  # type: ignore[attr-defined]
+
+
+def test_no_request_id_outside_requests() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 0, "message", (), None)
+    assert RequestIdFilter().filter(record)
+    assert record.request_id == "-"  # type: ignore[attr-defined]
+    assert current_request_id() is None
