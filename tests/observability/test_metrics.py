@@ -141,7 +141,7 @@ async def raw_status(port: int, request: bytes) -> int:
 
 
 async def test_limits_hit(start: Start) -> None:
-    _, port = await start(app_with_metrics(client_max_size=100), access_log=None)
+    _, port = await start(app_with_metrics(client_max_size=100), access_log=None, head_timeout=0.2)
     _, full_port = await start(web.Application(), access_log=None, max_connections=1)
     before = await scrape(port)
     huge = b"X-Big: " + b"a" * 9000 + b"\r\n"
@@ -150,13 +150,14 @@ async def test_limits_hit(start: Start) -> None:
     assert await raw_status(port, b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n") == 400
     big_body = b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n" + b"b" * 200
     assert await raw_status(port, big_body) == 413
+    assert await raw_status(port, b"GET / HTTP/1.1\r\nHost: x\r\n") == 408  # head never ends
     held_reader, held = await asyncio.open_connection("127.0.0.1", full_port)
     held.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     await held_reader.readuntil(b"Not Found")
     assert await raw_status(full_port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") == 503
     held.close()
     after = await scrape(port)
-    for code in ("400", "413", "414", "431", "503"):
+    for code in ("400", "408", "413", "414", "431", "503"):
         assert (
             value(after, "heron_rejections_total", status=code)
             - value(before, "heron_rejections_total", status=code)
