@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import json
 import logging
 import re
@@ -65,7 +66,7 @@ async def test_json_line_field_by_field(
     ]
     stamp = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z", fields["time"])
     assert stamp is not None
-    started = time.mktime(time.strptime(stamp[1], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    started = calendar.timegm(time.strptime(stamp[1], "%Y-%m-%dT%H:%M:%S"))
     started += int(stamp[2]) / 1000
     assert before - 0.002 <= started <= after
     assert fields["method"] == "GET"
