@@ -188,6 +188,7 @@ async def _serve(
             return BOOT_ERROR
         channel.send(READY)
         await stop.wait()
+        await _drain_delay(loop, runner)
         # Stop accepting first; connections still queued go to the other workers.
         for site in sites:
             await site.stop()
@@ -255,6 +256,19 @@ async def _until_no_request_waits(runner: AppRunner, turns: int = 100) -> None:
         if not poller.poll(0):
             return
         await asyncio.sleep(0)
+
+
+async def _drain_delay(loop: asyncio.AbstractEventLoop, runner: AppRunner) -> None:
+    """Serve on, reporting not ready, for the app's drain delay (``health.setup``; none
+    without it), so a load balancer stops sending first; a second signal cuts it short."""
+    delay = runner.begin_drain()
+    if delay <= 0:
+        return
+    again = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, again.set)
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(again.wait(), delay)
 
 
 class _Heartbeat:

@@ -17,6 +17,7 @@ from yarl import URL
 
 from .. import hdrs
 from .._version import __version__
+from . import propagation as _propagation
 from .auth import BasicAuth
 from .connector import BaseConnector, Connection, TCPConnector
 from .context import AwaitableContext
@@ -325,6 +326,9 @@ class ClientSession:
         if headers:
             for name, value in CIMultiDict(headers).items():
                 req_headers[name] = value
+        inject = _propagation.injector
+        if inject is not None:
+            inject(req_headers)
         skip = self._skip_auto_headers | frozenset(istr(h) for h in skip_auto_headers or ())
         payload = make_payload(data, json, self._json_serialize)
         auth = auth if auth is not None else self._default_auth
