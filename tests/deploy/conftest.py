@@ -1,0 +1,107 @@
+"""Real programs for the deployment tests: gunicorn, nginx and heron processes started on
+free ports, polled (with a deadline) until they answer, and stopped after each test."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+POLLS_DIR = ROOT / "examples" / "polls"
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
+    """Poll ``check`` until it is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        time.sleep(0.02)
+
+
+def accepts(address: tuple[str, int] | str) -> bool:
+    """True once something accepts connections at ``address`` (TCP or a Unix socket path)."""
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.settimeout(1.0)
+        try:
+            sock.connect(address)
+        except OSError:
+            return False
+        return True
+
+
+def children(pid: int) -> list[int]:
+    """The process ids of ``pid``'s children (Linux /proc)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found.extend(int(p) for p in f.read().split())
+    return found
+
+
+class Processes:
+    """Processes a test starts; each is killed (with its own id) at the end if still running."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.started: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def start(self, args: list[str], *, name: str, cwd: Path | None = None, **env: str) -> Any:
+        log = self.tmp_path / f"{name}.log"
+        out = log.open("wb")
+        proc = subprocess.Popen(
+            args,
+            cwd=cwd or self.tmp_path,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        out.close()
+        self.started.append((proc, log))
+        return proc
+
+    def log_of(self, proc: subprocess.Popen[bytes]) -> str:
+        for started, log in self.started:
+            if started is proc:
+                return log.read_text(errors="replace")
+        return ""
+
+    def stop_all(self) -> None:
+        for proc, _ in reversed(self.started):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=10)
+            for child in children(proc.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    procs = Processes(tmp_path)
+    try:
+        yield procs
+    finally:
+        procs.stop_all()

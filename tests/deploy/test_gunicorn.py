@@ -1,0 +1,179 @@
+"""gunicorn with heron's worker classes, as real processes: the polls demo served by two
+workers, graceful stop with a request in flight, max_requests recycling, boot errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import BIN, POLLS_DIR, ROOT, Processes, accepts, children, free_port, wait_until
+
+WORKERS = ["heron.worker.GunicornWebWorker", "heron.worker.GunicornUVLoopWebWorker"]
+
+
+def gunicorn(
+    processes: Processes, target: str, *args: str, cwd: Path | None = None, **env: str
+) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    proc = processes.start(
+        [
+            str(BIN / "gunicorn"),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--pythonpath",
+            f"{ROOT},{POLLS_DIR}",
+            *args,
+            target,
+        ],
+        name="gunicorn",
+        cwd=cwd,
+        **env,
+    )
+    return proc, port
+
+
+def get(url: str, timeout: float = 10.0) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return resp.status, resp.read().decode()
+
+
+def serving(proc: subprocess.Popen[bytes], port: int, workers: int) -> None:
+    def ready() -> bool:
+        assert proc.poll() is None, "gunicorn exited"
+        return accepts(("127.0.0.1", port)) and len(children(proc.pid)) >= workers
+
+    wait_until(ready, timeout=30, what="gunicorn to serve")
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_gunicorn_serves_the_polls_demo(processes: Processes, tmp_path: Path, worker: str) -> None:
+    (tmp_path / "config").mkdir()
+    config = tmp_path / "config" / "polls.yaml"
+    config.write_text(
+        "host: 127.0.0.1\nport: 8080\ndatabase:\n  engine: sqlite\n  path: polls.db\n"
+    )
+    seeded = subprocess.run(
+        [sys.executable, "-m", "heron_polls.init_db", "--config", str(config)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(POLLS_DIR)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    proc, port = gunicorn(
+        processes,
+        "heron_polls.main:init_app()",
+        "-k",
+        worker,
+        "-w",
+        "2",
+        "--access-logfile",
+        "-",
+        cwd=tmp_path,
+    )
+    serving(proc, port, 2)
+    assert len(children(proc.pid)) == 2
+    base = f"http://127.0.0.1:{port}"
+    status, text = get(f"{base}/")
+    assert status == 200
+    assert '<a href="/poll/1">What&#39;s new?</a>' in text
+    status, text = get(f"{base}/poll/1")
+    assert status == 200
+    assert '<form action="/poll/1/vote" method="post">' in text
+    status, text = get(f"{base}/static/style.css")
+    assert status == 200
+    for _ in range(20):  # fresh connections, spread over the workers by the kernel
+        assert get(f"{base}/poll/1/results")[0] == 200
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    # gunicorn's default access log format became aiohttp's: '%a %t "%r" %s %b ...'
+    log = processes.log_of(proc)
+    assert re.search(
+        r'^127\.0\.0\.1 \[[^]]+\] "GET /poll/1 HTTP/1\.1" 200 \d+ "-" "Python-urllib', log, re.M
+    ), log
+
+
+def test_term_finishes_the_request_in_flight(processes: Processes, tmp_path: Path) -> None:
+    marker = tmp_path / "in-handler"
+    proc, port = gunicorn(
+        processes,
+        "tests.deploy.apps:init",
+        "-k",
+        WORKERS[0],
+        "-w",
+        "1",
+        "--graceful-timeout",
+        "20",
+        HERON_TEST_MARKER=str(marker),
+    )
+    serving(proc, port, 1)
+    result: dict[str, object] = {}
+
+    def fetch() -> None:
+        try:
+            result["answer"] = get(f"http://127.0.0.1:{port}/slow?s=1.5", timeout=20)
+        except Exception as exc:  # reported by the assertion below
+            result["error"] = exc
+
+    thread = threading.Thread(target=fetch)
+    thread.start()
+    wait_until(marker.exists, what="the slow handler to start")
+    proc.send_signal(signal.SIGTERM)
+    # Stopped accepting at once, while the request is still running.
+    wait_until(lambda: not accepts(("127.0.0.1", port)), what="the listener to close")
+    thread.join(timeout=20)
+    assert result.get("answer") == (200, "slow done"), result
+    assert proc.wait(timeout=20) == 0
+    assert "on_shutdown" in processes.log_of(proc)
+
+
+def test_max_requests_recycles_without_failures(processes: Processes) -> None:
+    proc, port = gunicorn(
+        processes, "tests.deploy.apps:init", "-k", WORKERS[0], "-w", "1", "--max-requests", "5"
+    )
+    serving(proc, port, 1)
+    pids = set()
+    answered = 0
+
+    def recycled() -> bool:
+        nonlocal answered
+        status, text = get(f"http://127.0.0.1:{port}/")
+        assert status == 200
+        answered += 1
+        pids.add(json.loads(text)["pid"])
+        return len(pids) >= 2
+
+    wait_until(recycled, timeout=30, what="a second worker after max_requests")
+    assert answered >= 6
+
+
+@pytest.mark.parametrize(
+    ("target", "args", "message"),
+    [
+        ("tests.deploy.apps:failing", (), "this app cannot start"),
+        (
+            "tests.deploy.apps:init",
+            ("--access-logfile", "-", "--access-logformat", "%(h)s %(r)s"),
+            "Gunicorn's style options",
+        ),
+    ],
+)
+def test_boot_error_halts_the_arbiter(
+    processes: Processes, target: str, args: tuple[str, ...], message: str
+) -> None:
+    proc, _ = gunicorn(processes, target, "-k", WORKERS[0], "-w", "2", *args)
+    assert proc.wait(timeout=30) != 0  # halted, not respawning forever
+    log = processes.log_of(proc)
+    assert message in log
+    assert "Worker failed to boot" in log or "App failed to load" in log, log
