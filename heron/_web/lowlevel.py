@@ -20,7 +20,8 @@ from typing import Any
 
 from .. import hdrs
 from .._io.config import ServerConfig
-from .._io.protocol import HttpProtocol
+from .._io.limits import ConcurrencyLimit
+from .._io.protocol import Handle, HttpProtocol
 from .._io.registry import ConnectionRegistry
 from .._io.streams import StreamReader
 from .._io.writer import ResponseWriter
@@ -111,6 +112,13 @@ class Server:
             if logger_obj.enabled:
                 self.access_logger = logger_obj
         self.handler_cancellation = handler_cancellation
+        # What each connection calls per request: the in-flight limit wraps _handle only
+        # when it is set, so a server without it runs _handle directly.
+        self._entry: Handle = self._handle
+        if self.config.max_concurrent_requests is not None:
+            self._entry = ConcurrencyLimit(
+                self._handle, self.config.max_concurrent_requests, self.config.retry_after
+            )
 
     @property
     def connections(self) -> list[HttpProtocol]:
@@ -120,7 +128,7 @@ class Server:
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
-        return HttpProtocol(self.config, self._registry, self._handle, self._dates, loop)
+        return HttpProtocol(self.config, self._registry, self._entry, self._dates, loop)
 
     def pre_shutdown(self) -> None:
         """Close idle keep-alive connections; busy ones close after their response."""
