@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from heron import web
-from heron.remotes import XForwardedStrict
+from heron.remotes import XForwardedFiltered
 
 #: A file the slow handler creates once it runs (the test waits for it, then signals).
 _MARKER = os.environ.get("HERON_TEST_MARKER", "")
@@ -68,8 +68,8 @@ async def failing() -> web.Application:
 
 
 def behind_proxy() -> web.Application:
-    """The app behind nginx: trusts the proxy named by ``HERON_TRUSTED`` (JSON list of one
-    set per hop, ``"unix"`` for a Unix socket peer)."""
-    trusted = json.loads(os.environ.get("HERON_TRUSTED", '[["unix"]]'))
-    app = web.Application(middlewares=[XForwardedStrict(trusted).middleware])
+    """The app behind nginx: believes the forwarded headers only from the peers named in
+    ``HERON_TRUSTED`` (a JSON list; ``"unix"`` for a Unix-socket peer)."""
+    trusted = json.loads(os.environ.get("HERON_TRUSTED", '["unix"]'))
+    app = web.Application(middlewares=[XForwardedFiltered(trusted).middleware])
     return _routes(app)
