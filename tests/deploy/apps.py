@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from pathlib import Path
 
 from heron import web
@@ -35,6 +36,12 @@ async def slow(request: web.Request) -> web.Response:
     return web.Response(text="slow done")
 
 
+async def block(request: web.Request) -> web.Response:
+    """Blocks the event loop for ``?s=`` seconds (a handler that forgot to await)."""
+    time.sleep(float(request.query.get("s", "5")))
+    return web.Response(text="unblocked")
+
+
 async def echo(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse()
     await ws.prepare(request)
@@ -47,6 +54,7 @@ async def echo(request: web.Request) -> web.WebSocketResponse:
 def _routes(app: web.Application) -> web.Application:
     app.router.add_get("/", whoami)
     app.router.add_get("/slow", slow)
+    app.router.add_get("/block", block)
     app.router.add_get("/ws", echo)
     return app
 

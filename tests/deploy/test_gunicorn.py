@@ -177,3 +177,78 @@ def test_boot_error_halts_the_arbiter(
     log = processes.log_of(proc)
     assert message in log
     assert "Worker failed to boot" in log or "App failed to load" in log, log
+
+
+def pid_serving(port: int) -> int:
+    status, text = get(f"http://127.0.0.1:{port}/")
+    assert status == 200
+    pid: int = json.loads(text)["pid"]
+    return pid
+
+
+def in_background(url: str, timeout: float = 30.0) -> tuple[threading.Thread, dict[str, object]]:
+    result: dict[str, object] = {}
+
+    def fetch() -> None:
+        try:
+            result["answer"] = get(url, timeout=timeout)
+        except Exception as exc:  # the test asserts on what happened
+            result["error"] = exc
+
+    thread = threading.Thread(target=fetch)
+    thread.start()
+    return thread, result
+
+
+def test_worker_signals(processes: Processes, tmp_path: Path) -> None:
+    """Sent to a worker: USR1 reopens the logs (it serves on), TERM finishes the request in
+    flight, QUIT cancels it; the arbiter replaces a worker that left."""
+    marker = tmp_path / "in-handler"
+    proc, port = gunicorn(
+        processes,
+        "tests.deploy.apps:init",
+        "-k",
+        WORKERS[0],
+        "-w",
+        "1",
+        "--graceful-timeout",
+        "30",
+        HERON_TEST_MARKER=str(marker),
+    )
+    serving(proc, port, 1)
+    worker = pid_serving(port)
+    os.kill(worker, signal.SIGUSR1)
+    assert pid_serving(port) == worker
+
+    thread, result = in_background(f"http://127.0.0.1:{port}/slow?s=1")
+    wait_until(marker.exists, what="the slow handler to start")
+    os.kill(worker, signal.SIGTERM)
+    thread.join(timeout=30)
+    assert result.get("answer") == (200, "slow done"), result
+    wait_until(lambda: pid_serving(port) != worker, what="a new worker")
+
+    worker = pid_serving(port)
+    marker.unlink()
+    thread, result = in_background(f"http://127.0.0.1:{port}/slow?s=60")
+    wait_until(marker.exists, what="the slow handler to start")
+    os.kill(worker, signal.SIGQUIT)
+    thread.join(timeout=20)  # quick: the 60 s handler was cancelled, not waited for
+    assert not thread.is_alive()
+    assert "error" in result, result  # the connection closed without an answer
+    wait_until(lambda: pid_serving(port) != worker, what="a new worker")
+
+
+def test_blocked_loop_is_killed_by_the_arbiter(processes: Processes) -> None:
+    """The heartbeat comes from inside the event loop: a loop blocked past --timeout stops it,
+    and the arbiter replaces the worker."""
+    proc, port = gunicorn(
+        processes, "tests.deploy.apps:init", "-k", WORKERS[0], "-w", "1", "--timeout", "2"
+    )
+    serving(proc, port, 1)
+    worker = pid_serving(port)
+    thread, result = in_background(f"http://127.0.0.1:{port}/block?s=30")
+    thread.join(timeout=25)
+    assert not thread.is_alive()
+    assert "error" in result, result  # the blocked worker was killed mid-request
+    wait_until(lambda: pid_serving(port) != worker, timeout=20, what="a replacement worker")
+    assert "WORKER TIMEOUT" in processes.log_of(proc)
