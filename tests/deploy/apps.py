@@ -75,9 +75,10 @@ async def failing() -> web.Application:
     raise RuntimeError("this app cannot start")
 
 
-def behind_proxy() -> web.Application:
+def behind_proxy(argv: list[str] | None = None) -> web.Application:
     """The app behind nginx: believes the forwarded headers only from the peers named in
-    ``HERON_TRUSTED`` (a JSON list; ``"unix"`` for a Unix-socket peer)."""
+    ``HERON_TRUSTED`` (a JSON list; ``"unix"`` for a Unix-socket peer).  ``argv``: heron's
+    CLI passes its unparsed arguments (gunicorn's ``behind_proxy()`` passes none)."""
     trusted = json.loads(os.environ.get("HERON_TRUSTED", '["unix"]'))
     app = web.Application(middlewares=[XForwardedFiltered(trusted).middleware])
     return _routes(app)

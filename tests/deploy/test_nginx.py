@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,7 +52,7 @@ def documented_config() -> str:
 class Stack:
     tmp: Path
     nginx: subprocess.Popen[bytes]
-    gunicorn: subprocess.Popen[bytes]
+    server: subprocess.Popen[bytes]  # heron: gunicorn's arbiter or heron's supervisor
     processes: Processes
     unix_port: int  # nginx -> heron over the Unix socket
     tcp_port: int  # nginx -> heron over TCP
@@ -114,8 +116,26 @@ http {{
 """
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+SERVERS = {
+    # heron under gunicorn, with heron's worker class
+    "gunicorn": lambda sock, port: [
+        *(str(BIN / "gunicorn"), "-k", "heron.worker.GunicornWebWorker", "-w", "2"),
+        *("-b", f"unix:{sock}", "-b", f"127.0.0.1:{port}"),
+        *("--graceful-timeout", "10", "--pythonpath", str(ROOT)),
+        "tests.deploy.apps:behind_proxy()",
+    ],
+    # heron's own supervisor
+    "supervisor": lambda sock, port: [
+        *(sys.executable, "-m", "heron.web", "--workers", "2", "-U", str(sock)),
+        *("-H", "127.0.0.1", "-P", str(port), "--graceful-timeout", "10"),
+        *("--log-level", "warning", "tests.deploy.apps:behind_proxy"),
+    ],
+}
+
+
+@contextlib.contextmanager
+def launched(server: str) -> Iterator[Stack]:
+    """nginx (the documented config) in front of heron served by ``server``."""
     # Short: a Unix socket path has a length limit.
     tmp = Path(tempfile.mkdtemp(prefix="heron-nginx-"))
     processes = Processes(tmp)
@@ -134,15 +154,12 @@ def stack() -> Iterator[Stack]:
             capture_output=True,
             timeout=60,
         )
-        gunicorn = processes.start(
-            [
-                *(str(BIN / "gunicorn"), "-k", "heron.worker.GunicornWebWorker", "-w", "2"),
-                *("-b", f"unix:{sock}", "-b", f"127.0.0.1:{ports['heron']}"),
-                *("--graceful-timeout", "10", "--pythonpath", str(ROOT)),
-                "tests.deploy.apps:behind_proxy()",
-            ],
-            name="gunicorn",
+        app_server = processes.start(
+            SERVERS[server](sock, ports["heron"]),
+            name=server,
+            cwd=ROOT,
             HERON_TRUSTED=json.dumps(["unix", PROXY]),
+            PYTHONPATH=str(ROOT),
         )
         (tmp / "nginx.conf").write_text(nginx_conf(tmp, sock, ports, cert, key))
         nginx = processes.start(
@@ -155,18 +172,18 @@ def stack() -> Iterator[Stack]:
 
         def up() -> bool:
             assert nginx.poll() is None, (tmp / "logs" / "error.log").read_text()
-            assert gunicorn.poll() is None, processes.log_of(gunicorn)
+            assert app_server.poll() is None, processes.log_of(app_server)
             return (
                 all(accepts(("127.0.0.1", port)) for port in ports.values())
                 and accepts(str(sock))
-                and len(children(gunicorn.pid)) == 2
+                and len(children(app_server.pid)) == 2
             )
 
-        wait_until(up, timeout=30, what="nginx and gunicorn")
+        wait_until(up, timeout=30, what=f"nginx and {server}")
         yield Stack(
             tmp,
             nginx,
-            gunicorn,
+            app_server,
             processes,
             ports["unix"],
             ports["tcp"],
@@ -176,6 +193,12 @@ def stack() -> Iterator[Stack]:
     finally:
         processes.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    with launched("gunicorn") as running:
+        yield running
 
 
 async def seen_by_app(url: str, headers: dict[str, str] | None = None) -> dict[str, object]:
@@ -304,20 +327,22 @@ def test_no_502_across_an_nginx_reload(stack: Stack) -> None:
     assert stack.access_statuses()["502"] == 0
 
 
-def test_no_502_across_a_heron_reload(stack: Stack) -> None:
+def heron_reload_under_load(stack: Stack) -> None:
+    """SIGHUP to heron's master under a steady client: new workers serve, nothing fails."""
+
     async def scenario() -> tuple[SteadyClient, set[int]]:
         client = SteadyClient(stack.unix_port)
         load = asyncio.ensure_future(client.run())
         await poll(lambda: sum(client.outcomes.values()) >= 100)
-        old_workers = set(children(stack.gunicorn.pid))
-        stack.gunicorn.send_signal(signal.SIGHUP)  # gunicorn: new workers, then old ones stop
+        old_workers = set(children(stack.server.pid))
+        stack.server.send_signal(signal.SIGHUP)  # new workers first, then the old ones stop
         await poll(
             lambda: (
-                old_workers.isdisjoint(children(stack.gunicorn.pid))
-                and len(children(stack.gunicorn.pid)) == 2
+                old_workers.isdisjoint(children(stack.server.pid))
+                and len(children(stack.server.pid)) == 2
             )
         )
-        new_workers = set(children(stack.gunicorn.pid))
+        new_workers = set(children(stack.server.pid))
         await poll(lambda: len(new_workers & set(client.pids[-20:])) > 0)
         served = sum(client.outcomes.values())
         await poll(lambda: sum(client.outcomes.values()) >= served + 100)
@@ -329,3 +354,15 @@ def test_no_502_across_a_heron_reload(stack: Stack) -> None:
     assert set(client.outcomes) == {"200"}, client.outcomes
     assert old_workers & set(client.pids)  # served before the reload, by the old workers
     assert stack.access_statuses()["502"] == 0
+
+
+def test_no_502_across_a_heron_reload(stack: Stack) -> None:
+    heron_reload_under_load(stack)
+
+
+def test_no_502_across_a_supervisor_reload() -> None:
+    """The same through heron's own supervisor (``python -m heron.web --workers 2``)."""
+    with launched("supervisor") as running:
+        seen = asyncio.run(seen_by_app(f"http://127.0.0.1:{running.tcp_port}/"))
+        assert (seen["remote"], seen["scheme"]) == (CLIENT, "http")
+        heron_reload_under_load(running)
