@@ -88,14 +88,29 @@ class Processes:
         return ""
 
     def stop_all(self) -> None:
+        """TERM each process (nginx and gunicorn then stop their own workers), wait, then
+        KILL whatever is left of it and of the children it had."""
         for proc, _ in reversed(self.started):
-            if proc.poll() is None:
+            if proc.poll() is not None:
+                continue
+            family = descendants(proc.pid)
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
                 proc.send_signal(signal.SIGKILL)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=10)
-            for child in children(proc.pid):
+                proc.wait(timeout=10)
+            for pid in family:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(child, signal.SIGKILL)
+                    os.kill(pid, signal.SIGKILL)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, their children...)."""
+    found = children(pid)
+    for child in list(found):
+        found.extend(descendants(child))
+    return found
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ import pytest
 from .conftest import BIN, POLLS_DIR, ROOT, Processes, accepts, children, free_port, wait_until
 
 WORKERS = ["heron.worker.GunicornWebWorker", "heron.worker.GunicornUVLoopWebWorker"]
+# The uvloop worker's run of the polls demo is in the slow suite (the same path otherwise).
+WORKER_PARAMS = [WORKERS[0], pytest.param(WORKERS[1], marks=pytest.mark.slow)]
 
 
 def gunicorn(
@@ -54,7 +56,7 @@ def serving(proc: subprocess.Popen[bytes], port: int, workers: int) -> None:
     wait_until(ready, timeout=30, what="gunicorn to serve")
 
 
-@pytest.mark.parametrize("worker", WORKERS)
+@pytest.mark.parametrize("worker", WORKER_PARAMS)
 def test_gunicorn_serves_the_polls_demo(processes: Processes, tmp_path: Path, worker: str) -> None:
     (tmp_path / "config").mkdir()
     config = tmp_path / "config" / "polls.yaml"
@@ -238,6 +240,7 @@ def test_worker_signals(processes: Processes, tmp_path: Path) -> None:
     wait_until(lambda: pid_serving(port) != worker, what="a new worker")
 
 
+@pytest.mark.slow
 def test_blocked_loop_is_killed_by_the_arbiter(processes: Processes) -> None:
     """The heartbeat comes from inside the event loop: a loop blocked past --timeout stops it,
     and the arbiter replaces the worker."""
