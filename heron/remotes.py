@@ -41,7 +41,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-import socket
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import EllipsisType
 from typing import NoReturn, Protocol
@@ -140,17 +139,15 @@ def _hop_list(trusted: Sequence[Iterable[Rule] | EllipsisType]) -> list[Trust | 
 
 
 def _peer(request: Request) -> Node | None:
-    """The connection's peer: its IP address, or None for a Unix socket."""
+    """The connection's peer: its IP address (the one a PROXY protocol header named, if the
+    server takes those), or None for a Unix socket, which has no address."""
     transport = request.transport
     if transport is None:
         raise _Bad("no connection")
-    sock = transport.get_extra_info("socket")
-    if sock is not None and sock.family == getattr(socket, "AF_UNIX", None):
-        return None
     peer = transport.get_extra_info("peername")
-    if not isinstance(peer, (tuple, list)):
-        return None
-    return _ip(str(peer[0]))
+    if isinstance(peer, (tuple, list)) and peer:
+        return _ip(str(peer[0]))
+    return None
 
 
 def _ip(text: str) -> IPAddress:

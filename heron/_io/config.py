@@ -56,3 +56,6 @@ class ServerConfig:
     max_concurrent_requests: int | None = None
     #: The ``Retry-After`` (seconds) of the ``503`` answers of both limits.
     retry_after: int = 1
+    #: Every connection starts with a PROXY protocol (v1 or v2) header from a TCP load
+    #: balancer, naming the client's address (see heron/_io/proxy_protocol.py).
+    proxy_protocol: bool = False

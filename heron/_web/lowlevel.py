@@ -22,6 +22,7 @@ from .. import hdrs
 from .._io.config import ServerConfig
 from .._io.limits import ConcurrencyLimit
 from .._io.protocol import Handle, HttpProtocol
+from .._io.proxy_protocol import ProxyProtocolReceiver
 from .._io.registry import ConnectionRegistry
 from .._io.streams import StreamReader
 from .._io.writer import ResponseWriter
@@ -124,11 +125,14 @@ class Server:
     def connections(self) -> list[HttpProtocol]:
         return list(self._registry.connections)
 
-    def __call__(self) -> HttpProtocol:
+    def __call__(self) -> asyncio.Protocol:
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
-        return HttpProtocol(self.config, self._registry, self._entry, self._dates, loop)
+        protocol = HttpProtocol(self.config, self._registry, self._entry, self._dates, loop)
+        if self.config.proxy_protocol:
+            return ProxyProtocolReceiver(protocol, self.config.head_timeout, loop)
+        return protocol
 
     def pre_shutdown(self) -> None:
         """Close idle keep-alive connections; busy ones close after their response."""
