@@ -75,7 +75,7 @@ def test_gunicorn_serves_the_polls_demo(processes: Processes, tmp_path: Path, wo
     assert seeded.returncode == 0, seeded.stderr
     proc, port = gunicorn(
         processes,
-        "heron_polls.main:init_app()",
+        "heron_polls.main:init",
         "-k",
         worker,
         "-w",
