@@ -300,15 +300,19 @@ class XForwardedRelaxed(_Tool):
         return found
 
 
-class XForwardedFiltered(_Tool):
-    """Use ``X-Forwarded-*`` only from a trusted peer; the client is the right-most entry
-    that is not a trusted proxy (or, with ``hops=N``, the N-th from the right)."""
+class _FilteredTool(_Tool):
+    """A tool that believes the headers from a trusted peer only."""
 
     def __init__(self, trusted: Iterable[Rule], *, hops: int | None = None) -> None:
         if hops is not None and hops < 1:
             raise ValueError("hops must be at least 1")
         self._trust = Trust(trusted)
         self._hops = hops
+
+
+class XForwardedFiltered(_FilteredTool):
+    """Use ``X-Forwarded-*`` only from a trusted peer; the client is the right-most entry
+    that is not a trusted proxy (or, with ``hops=N``, the N-th from the right)."""
 
     def resolve(self, request: Request) -> dict[str, str]:
         if _peer(request) not in self._trust:
@@ -352,9 +356,9 @@ def _strict_client(
     return 0
 
 
-class XForwardedStrict(_Tool):
-    """Every hop must be the trusted proxy its position says (one set per hop, nearest
-    first, ``...`` last for any further ones); anything else is a 400."""
+class _StrictTool(_Tool):
+    """A tool that checks every hop; requests to ``white_paths`` are let through as they are
+    (a load balancer's health check that reaches the app directly)."""
 
     def __init__(
         self,
@@ -370,6 +374,11 @@ class XForwardedStrict(_Tool):
         if request.path in self._white_paths:
             return await handler(request)
         return await _Tool.middleware(self, request, handler)
+
+
+class XForwardedStrict(_StrictTool):
+    """Every hop must be the trusted proxy its position says (one set per hop, nearest
+    first, ``...`` last for any further ones); anything else is a 400."""
 
     def resolve(self, request: Request) -> dict[str, str]:
         addresses, protos, hosts = _x_forwarded(request)
@@ -437,16 +446,10 @@ def _reported_nodes(elements: Sequence[Mapping[str, str]]) -> list[Node]:
     return nodes
 
 
-class ForwardedFiltered(_Tool):
+class ForwardedFiltered(_FilteredTool):
     """:class:`XForwardedFiltered` for ``Forwarded``: used only from a trusted peer; the client
     is the right-most ``for=`` that is not a trusted proxy (``hops=N``: the N-th element from
     the right); ``proto`` and ``host`` come from the same element."""
-
-    def __init__(self, trusted: Iterable[Rule], *, hops: int | None = None) -> None:
-        if hops is not None and hops < 1:
-            raise ValueError("hops must be at least 1")
-        self._trust = Trust(trusted)
-        self._hops = hops
 
     def resolve(self, request: Request) -> dict[str, str]:
         if _peer(request) not in self._trust:
@@ -464,23 +467,8 @@ class ForwardedFiltered(_Tool):
         return _element_overrides(elements[index])
 
 
-class ForwardedStrict(_Tool):
+class ForwardedStrict(_StrictTool):
     """:class:`XForwardedStrict` for ``Forwarded``: one element per trusted hop."""
-
-    def __init__(
-        self,
-        trusted: Sequence[Iterable[Rule] | EllipsisType],
-        *,
-        white_paths: Iterable[str] = (),
-    ) -> None:
-        self._hops = _hop_list(trusted)
-        self._white_paths = frozenset(white_paths)
-
-    @middleware
-    async def middleware(self, request: Request, handler: Handler) -> StreamResponse:
-        if request.path in self._white_paths:
-            return await handler(request)
-        return await _Tool.middleware(self, request, handler)
 
     def resolve(self, request: Request) -> dict[str, str]:
         elements = _elements(request)

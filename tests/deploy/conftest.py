@@ -10,11 +10,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from heron import web
 
 ROOT = Path(__file__).resolve().parents[2]
 POLLS_DIR = ROOT / "examples" / "polls"
@@ -120,3 +122,25 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
         yield procs
     finally:
         procs.stop_all()
+
+
+ServeApp = Callable[..., Awaitable[int]]
+
+
+@pytest.fixture
+async def serve_app() -> AsyncIterator[ServeApp]:
+    """``port = await serve_app(app, **server_options)``: the app on 127.0.0.1 in this
+    process, cleaned up at teardown."""
+    runners: list[web.AppRunner] = []
+
+    async def start(app: web.Application, **kwargs: Any) -> int:
+        runner = web.AppRunner(app, access_log=None, **kwargs)
+        await runner.setup()
+        runners.append(runner)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return site.port
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()

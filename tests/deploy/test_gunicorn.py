@@ -43,6 +43,19 @@ def gunicorn(
     return proc, port
 
 
+def one_worker(
+    processes: Processes, marker: Path, graceful_timeout: int
+) -> tuple[subprocess.Popen[bytes], int]:
+    """gunicorn with one worker serving tests.deploy.apps:init; the slow handler announces
+    itself through ``marker``."""
+    return gunicorn(
+        processes,
+        "tests.deploy.apps:init",
+        *("-k", WORKERS[0], "-w", "1", "--graceful-timeout", str(graceful_timeout)),
+        HERON_TEST_MARKER=str(marker),
+    )
+
+
 def get(url: str, timeout: float = 10.0) -> tuple[int, str]:
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         return resp.status, resp.read().decode()
@@ -54,6 +67,27 @@ def serving(proc: subprocess.Popen[bytes], port: int, workers: int) -> None:
         return accepts(("127.0.0.1", port)) and len(children(proc.pid)) >= workers
 
     wait_until(ready, timeout=30, what="gunicorn to serve")
+
+
+def pid_serving(port: int) -> int:
+    status, text = get(f"http://127.0.0.1:{port}/")
+    assert status == 200
+    pid: int = json.loads(text)["pid"]
+    return pid
+
+
+def in_background(url: str, timeout: float = 30.0) -> tuple[threading.Thread, dict[str, object]]:
+    result: dict[str, object] = {}
+
+    def fetch() -> None:
+        try:
+            result["answer"] = get(url, timeout=timeout)
+        except Exception as exc:  # the test asserts on what happened
+            result["error"] = exc
+
+    thread = threading.Thread(target=fetch)
+    thread.start()
+    return thread, result
 
 
 @pytest.mark.parametrize("worker", WORKER_PARAMS)
@@ -108,28 +142,9 @@ def test_gunicorn_serves_the_polls_demo(processes: Processes, tmp_path: Path, wo
 
 def test_term_finishes_the_request_in_flight(processes: Processes, tmp_path: Path) -> None:
     marker = tmp_path / "in-handler"
-    proc, port = gunicorn(
-        processes,
-        "tests.deploy.apps:init",
-        "-k",
-        WORKERS[0],
-        "-w",
-        "1",
-        "--graceful-timeout",
-        "20",
-        HERON_TEST_MARKER=str(marker),
-    )
+    proc, port = one_worker(processes, marker, graceful_timeout=20)
     serving(proc, port, 1)
-    result: dict[str, object] = {}
-
-    def fetch() -> None:
-        try:
-            result["answer"] = get(f"http://127.0.0.1:{port}/slow?s=1.5", timeout=20)
-        except Exception as exc:  # reported by the assertion below
-            result["error"] = exc
-
-    thread = threading.Thread(target=fetch)
-    thread.start()
+    thread, result = in_background(f"http://127.0.0.1:{port}/slow?s=1.5", timeout=20)
     wait_until(marker.exists, what="the slow handler to start")
     proc.send_signal(signal.SIGTERM)
     # Stopped accepting at once, while the request is still running.
@@ -181,42 +196,11 @@ def test_boot_error_halts_the_arbiter(
     assert "Worker failed to boot" in log or "App failed to load" in log, log
 
 
-def pid_serving(port: int) -> int:
-    status, text = get(f"http://127.0.0.1:{port}/")
-    assert status == 200
-    pid: int = json.loads(text)["pid"]
-    return pid
-
-
-def in_background(url: str, timeout: float = 30.0) -> tuple[threading.Thread, dict[str, object]]:
-    result: dict[str, object] = {}
-
-    def fetch() -> None:
-        try:
-            result["answer"] = get(url, timeout=timeout)
-        except Exception as exc:  # the test asserts on what happened
-            result["error"] = exc
-
-    thread = threading.Thread(target=fetch)
-    thread.start()
-    return thread, result
-
-
 def test_worker_signals(processes: Processes, tmp_path: Path) -> None:
     """Sent to a worker: USR1 reopens the logs (it serves on), TERM finishes the request in
     flight, QUIT cancels it; the arbiter replaces a worker that left."""
     marker = tmp_path / "in-handler"
-    proc, port = gunicorn(
-        processes,
-        "tests.deploy.apps:init",
-        "-k",
-        WORKERS[0],
-        "-w",
-        "1",
-        "--graceful-timeout",
-        "30",
-        HERON_TEST_MARKER=str(marker),
-    )
+    proc, port = one_worker(processes, marker, graceful_timeout=30)
     serving(proc, port, 1)
     worker = pid_serving(port)
     os.kill(worker, signal.SIGUSR1)

@@ -4,31 +4,11 @@ server answers 503 with Retry-After at once instead of queueing without bound.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
-
-import pytest
+from collections.abc import Callable
 
 from heron import web
 
-Start = Callable[..., Awaitable[int]]
-
-
-@pytest.fixture
-async def start() -> AsyncIterator[Start]:
-    runners: list[web.AppRunner] = []
-
-    async def go(app: web.Application, **kwargs: Any) -> int:
-        runner = web.AppRunner(app, access_log=None, **kwargs)
-        await runner.setup()
-        runners.append(runner)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return site.port
-
-    yield go
-    for runner in runners:
-        await runner.cleanup()
+from .conftest import ServeApp
 
 
 def gated_app() -> tuple[web.Application, asyncio.Event, list[int]]:
@@ -69,10 +49,10 @@ async def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 async def test_concurrent_request_limit_answers_503_and_keeps_the_connection(
-    start: Start,
+    serve_app: ServeApp,
 ) -> None:
     app, gate, running = gated_app()
-    port = await start(app, max_concurrent_requests=2, retry_after=7)
+    port = await serve_app(app, max_concurrent_requests=2, retry_after=7)
     busy = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
     for _, writer in busy:
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -99,9 +79,9 @@ async def test_concurrent_request_limit_answers_503_and_keeps_the_connection(
         w.close()
 
 
-async def test_burst_past_the_limit_gets_503s_not_a_queue(start: Start) -> None:
+async def test_burst_past_the_limit_gets_503s_not_a_queue(serve_app: ServeApp) -> None:
     app, gate, running = gated_app()
-    port = await start(app, max_concurrent_requests=8)
+    port = await serve_app(app, max_concurrent_requests=8)
     conns = [await asyncio.open_connection("127.0.0.1", port) for _ in range(50)]
     for _, writer in conns:
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -118,9 +98,9 @@ async def test_burst_past_the_limit_gets_503s_not_a_queue(start: Start) -> None:
         writer.close()
 
 
-async def test_unlimited_by_default(start: Start) -> None:
+async def test_unlimited_by_default(serve_app: ServeApp) -> None:
     app, gate, running = gated_app()
-    port = await start(app)
+    port = await serve_app(app)
     conns = [await asyncio.open_connection("127.0.0.1", port) for _ in range(100)]
     for _, writer in conns:
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -132,9 +112,9 @@ async def test_unlimited_by_default(start: Start) -> None:
         writer.close()
 
 
-async def test_connection_limit_503_carries_retry_after(start: Start) -> None:
+async def test_connection_limit_503_carries_retry_after(serve_app: ServeApp) -> None:
     app, gate, _ = gated_app()
-    port = await start(app, max_connections=1, retry_after=3)
+    port = await serve_app(app, max_connections=1, retry_after=3)
     _, first = await asyncio.open_connection("127.0.0.1", port)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).decode()

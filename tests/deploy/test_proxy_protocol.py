@@ -10,7 +10,7 @@ import os
 import shutil
 import struct
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,32 +21,26 @@ from heron._io.proxy_protocol import V2_SIGNATURE, ProxyHeaderError, parse_proxy
 from heron.remotes import XForwardedFiltered
 
 from .apps import whoami
-from .conftest import Processes, accepts, free_port, wait_until
+from .conftest import Processes, ServeApp, accepts, free_port, wait_until
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 STREAM_MODULE = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
 
-Start = Callable[..., Awaitable[int]]
-
 
 @pytest.fixture
-async def start() -> AsyncIterator[Start]:
-    runners: list[web.AppRunner] = []
+def start(serve_app: ServeApp) -> Callable[..., Awaitable[int]]:
+    """The app behind a PROXY-protocol load balancer (trusting 127.0.0.2's X-Forwarded-For)."""
 
     async def go(**kwargs: Any) -> int:
         app = web.Application(middlewares=[XForwardedFiltered(["127.0.0.2"]).middleware])
         app.router.add_get("/", whoami)
-        runner = web.AppRunner(app, access_log=None, proxy_protocol=True, **kwargs)
-        await runner.setup()
-        runners.append(runner)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return site.port
+        return await serve_app(app, proxy_protocol=True, **kwargs)
 
-    yield go
-    for runner in runners:
-        await runner.cleanup()
+    return go
+
+
+Start = Callable[..., Awaitable[int]]
 
 
 def v2(source: str, destination: str, sport: int, dport: int, command: int = 1) -> bytes:
