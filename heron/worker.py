@@ -15,7 +15,9 @@ changing ``-k``:
 - the arbiter's heartbeat is sent from inside the event loop (once a second), so a loop blocked
   longer than ``--timeout`` gets the worker killed and replaced;
 - signals, as gunicorn documents them for workers: ``TERM`` graceful stop (stop accepting,
-  finish in-flight requests within the graceful timeout, aiohttp's shutdown order), ``QUIT`` and
+  answer with ``Connection: close`` for up to a second so keep-alive clients are told rather
+  than reset, finish in-flight requests within the graceful timeout, aiohttp's shutdown
+  order; ``--max-requests`` retires a worker the same way), ``QUIT`` and
   ``INT`` quick stop (running handlers are cancelled, ``on_shutdown``/``on_cleanup`` still run),
   ``USR1`` reopen the log files, ``ABRT`` exit at once (gunicorn's worker timeout);
 - a failure before the sockets are served (import error, a failing factory or ``on_startup``)
@@ -40,7 +42,8 @@ from typing import Any
 from gunicorn.config import AccessLogFormat
 from gunicorn.workers import base
 
-from .web import AccessLogger, Application, AppRunner, BaseRunner, SockSite
+from ._web.worker_process import _DRAIN_WINDOW, _drain_keep_alive, _until_no_request_waits
+from .web import AccessLogger, Application, AppRunner, SockSite
 
 __all__ = ("GunicornUVLoopWebWorker", "GunicornWebWorker")
 
@@ -128,24 +131,34 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc]
         await runner.setup()
         try:
             ssl_context = self._ssl_context() if self.cfg.is_ssl else None
+            sites = []
             for listener in self.sockets:
                 # gunicorn wraps each socket; the loop wants the socket itself.
                 sock = getattr(listener, "sock", listener)
-                await SockSite(runner, sock, ssl_context=ssl_context).start()
+                sites.append(SockSite(runner, sock, ssl_context=ssl_context))
+                await sites[-1].start()
             self.booted = True
             await self._watch(runner)
+            if not self._quick:
+                # Graceful: stop accepting (what is queued goes to the other workers), let
+                # keep-alive clients learn from a "Connection: close" answer rather than a
+                # reset, and read requests already in the sockets before closing idle ones.
+                for site in sites:
+                    await site.stop()
+                await _drain_keep_alive(runner, _DRAIN_WINDOW)
+                await _until_no_request_waits(runner)
         finally:
             if self._quick:
                 runner._shutdown_timeout = 0.0
             await runner.cleanup()
 
-    async def _make_runner(self) -> BaseRunner:
+    async def _make_runner(self) -> AppRunner:
         target = self.wsgi
         if isinstance(target, Application):
             app = target
         elif inspect.iscoroutinefunction(target):
             made = await target()
-            if isinstance(made, BaseRunner):
+            if isinstance(made, AppRunner):
                 return made
             if not isinstance(made, Application):
                 raise RuntimeError(
@@ -168,7 +181,7 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc]
             shutdown_timeout=self.cfg.graceful_timeout / 100 * 95,
         )
 
-    async def _watch(self, runner: BaseRunner) -> None:
+    async def _watch(self, runner: AppRunner) -> None:
         """Beat for the arbiter until told to stop, the request budget is spent or the
         arbiter is gone."""
         server = runner.server
