@@ -326,7 +326,9 @@ class Supervisor:
         elif worker.ready:
             log.warning("worker %d exited (%s): replacing it", worker.pid, how)
         elif self._reloading:
-            log.error("reload failed: a new worker %s before it was ready", how)
+            log.error(
+                "reload failed: new worker %d ended (%s) before it was ready", worker.pid, how
+            )
             self._abandon_reload()
         elif not self._stopping:
             log.error("worker %d failed to start (%s): stopping", worker.pid, how)

@@ -194,10 +194,13 @@ async def _serve(
         await _until_no_request_waits(runner)
         return 0  # the cleanup below closes the idle connections before it yields
     finally:
-        beat.cancel()
-        if runner is not None:
-            await runner.cleanup()
-        sys.stdout.flush()
+        try:
+            if runner is not None:
+                await runner.cleanup()
+        finally:
+            # Beating on through the shutdown: handlers may run longer than --timeout.
+            beat.cancel()
+            sys.stdout.flush()
 
 
 async def _drain_keep_alive(runner: AppRunner, window: float) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import http.client
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -393,6 +394,35 @@ class SteadyLoad:
                 reader, writer, pid = None, None, 0
         if writer is not None:
             writer.close()
+
+
+def kill_one_under_load(
+    directory: Path, *, warm_up: int, after: float
+) -> tuple[float, int, SteadyLoad]:
+    """Two workers under a steady raw client: ``warm_up`` answers, ``kill -9`` of one worker,
+    then ``after`` seconds more.  Returns the seconds until a replacement answered a fresh
+    connection, the killed pid and the load (with its outcomes)."""
+    with Supervised(directory, workers=2) as server:
+        server.start()
+        before = server.workers()
+        victim = min(before)
+        with SteadyLoad(server.port) as load:
+            wait_for(lambda: len(load.outcomes) >= warm_up, 20, "load before the kill")
+            killed_at = time.monotonic()
+            os.kill(victim, signal.SIGKILL)
+            wait_for(lambda: get(server.port).pid not in before, 5, "the replacement")
+            elapsed = time.monotonic() - killed_at
+            wait_for(lambda: len(load.since(killed_at + after)) >= 20, 20, "load after the kill")
+        assert len(server.workers()) == 2
+    return elapsed, victim, load
+
+
+def notify_socket(directory: Path) -> socket.socket:
+    """A datagram socket standing in for systemd's ``NOTIFY_SOCKET`` (at ``directory/notify``)."""
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(directory / "notify"))
+    notify.settimeout(20)
+    return notify
 
 
 if __name__ == "__main__":  # the load process: PORT RATE CONNECTIONS CLIENT OUTFILE

@@ -7,13 +7,22 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from .supervised import SteadyLoad, Supervised, get, wait_for, write_app
+from .supervised import (
+    SteadyLoad,
+    Supervised,
+    get,
+    kill_one_under_load,
+    notify_socket,
+    wait_for,
+    write_app,
+)
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the supervisor forks")
 
@@ -46,24 +55,9 @@ def test_two_workers_serve_then_sigterm_exits_zero(tmp_path: Path) -> None:
 
 
 def test_killed_worker_is_replaced_within_a_second(tmp_path: Path) -> None:
-    with Supervised(tmp_path, workers=2) as server:
-        server.start()
-        before = server.workers()
-        victim = min(before)
-        with SteadyLoad(server.port) as load:
-            killed_at = time.monotonic()
-            os.kill(victim, signal.SIGKILL)
-
-            def replacement_answers() -> bool:
-                return get(server.port).pid not in before
-
-            wait_for(replacement_answers, 5, "an answer from the replacement")
-            elapsed = time.monotonic() - killed_at
-            settle = time.monotonic()
-            wait_for(lambda: len(load.since(settle)) >= 50, 10, "load after the kill")
-        assert elapsed < 1.0, f"the replacement answered {elapsed:.2f} s after the kill"
-        assert len(server.workers()) == 2
-        assert all(f.pid == victim for f in load.failures()), load.failures()
+    elapsed, victim, load = kill_one_under_load(tmp_path, warm_up=8, after=0.2)
+    assert elapsed < 1.0, f"the replacement answered {elapsed:.2f} s after the kill"
+    assert all(f.pid == victim for f in load.failures()), load.failures()
 
 
 def test_sighup_reload_serves_new_code_without_failures(tmp_path: Path) -> None:
@@ -192,12 +186,15 @@ def test_unix_socket_and_inherited_fd(tmp_path: Path) -> None:
 def test_systemd_socket_activation_and_notify(tmp_path: Path) -> None:
     activated = socket.create_server(("127.0.0.1", 0))
     port = activated.getsockname()[1]
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp_path / "notify"))
-    notify.settimeout(20)
+    notify = notify_socket(tmp_path)
     fd = activated.fileno()
     # systemd passes the socket as fd 3 and names the service's pid in LISTEN_PID.
-    wrapper = ["sh", "-c", f'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@" 3<&{fd}', sys.executable]
+    activate = (
+        "import os, sys; os.dup2(int(sys.argv[1]), 3);"
+        "os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS='1');"
+        "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])"
+    )
+    wrapper = [sys.executable, "-c", activate, str(fd)]
     env = {"NOTIFY_SOCKET": str(tmp_path / "notify")}
     with (
         activated,
@@ -213,3 +210,79 @@ def test_systemd_socket_activation_and_notify(tmp_path: Path) -> None:
         server.signal(signal.SIGTERM)
         assert notify.recv(1000) == b"STOPPING=1"
         assert server.wait(15) == 0
+
+
+def test_reload_to_code_that_fails_keeps_the_old_workers(tmp_path: Path) -> None:
+    with Supervised(tmp_path, workers=2) as server:
+        server.start()
+        old = server.workers()
+        (tmp_path / "supapp.py").write_text("raise RuntimeError('broken deploy')\n")
+        server.signal(signal.SIGHUP)
+        wait_for(lambda: "reload failed" in server.log(), 20, "the failed reload")
+        wait_for(lambda: server.workers() == old, 10, "only the old workers")
+        assert get(server.port).body == "v1"
+        write_app(tmp_path, "v2")  # the next reload goes through
+        server.signal(signal.SIGHUP)
+        wait_for(lambda: not (server.workers() & old), 20, "the old workers to stop")
+        assert get(server.port).body == "v2"
+        assert server.proc.poll() is None
+
+
+def test_worker_stops_when_its_supervisor_is_gone(tmp_path: Path) -> None:
+    with Supervised(tmp_path, "--timeout", "1", workers=1) as server:
+        server.start()
+        (worker,) = server.workers()
+        server.proc.kill()
+        server.proc.wait(10)
+
+        def gone() -> bool:
+            try:
+                stat = Path(f"/proc/{worker}/stat").read_text()
+            except FileNotFoundError:
+                return True
+            return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+        wait_for(gone, 10, "the orphaned worker to exit")
+
+
+def test_single_process_serves_an_inherited_fd_and_notifies(tmp_path: Path) -> None:
+    write_app(tmp_path)
+    inherited = socket.create_server(("127.0.0.1", 0))
+    port = inherited.getsockname()[1]
+    notify = notify_socket(tmp_path)
+    fd = inherited.fileno()
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify")}
+    command = [sys.executable, "-m", "heron.web", "--fd", str(fd), "supapp:init"]
+    with inherited, notify:
+        proc = subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            env=env,
+            pass_fds=(fd,),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert notify.recv(100) == b"READY=1"
+            assert get(port).body == "v1"
+            proc.send_signal(signal.SIGTERM)
+            assert notify.recv(100) == b"STOPPING=1"
+            assert proc.wait(15) == 0
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+def test_shutdown_longer_than_the_heartbeat_timeout(tmp_path: Path) -> None:
+    # The loop keeps beating while the worker waits for its handlers at a stop.
+    with Supervised(tmp_path, "--timeout", "0.5", workers=1) as server:
+        server.start()
+        with socket.create_connection(("127.0.0.1", server.port)) as conn:
+            conn.sendall(b"GET /slow?s=2 HTTP/1.1\r\nHost: t\r\n\r\n")
+            wait_for(lambda: _lines(server.inflight) == 1, 10, "the request in its handler")
+            server.signal(signal.SIGTERM)
+            conn.settimeout(15)
+            answer = conn.makefile("rb").read()
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"slow v1")
+        assert server.wait(15) == 0
+        assert "no heartbeat" not in server.log()

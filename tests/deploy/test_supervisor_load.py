@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .supervised import SteadyLoad, Supervised, get, wait_for, write_app
+from .supervised import SteadyLoad, Supervised, get, kill_one_under_load, wait_for, write_app
 
 pytestmark = [
     pytest.mark.slow,
@@ -43,22 +43,11 @@ def test_wrk_load_spreads_over_two_workers(tmp_path: Path, mode: str) -> None:
 
 
 def test_kill_9_under_steady_load(tmp_path: Path) -> None:
-    with Supervised(tmp_path, workers=2) as server:
-        server.start()
-        before = server.workers()
-        victim = min(before)
-        with SteadyLoad(server.port) as load:
-            wait_for(lambda: len(load.outcomes) >= 400, 20, "2 s of load before the kill")
-            killed_at = time.monotonic()
-            os.kill(victim, signal.SIGKILL)
-            wait_for(lambda: get(server.port).pid not in before, 5, "the replacement")
-            elapsed = time.monotonic() - killed_at
-            wait_for(lambda: len(load.since(killed_at + 3)) >= 100, 20, "3 s more load")
-        failures = load.failures()
-        assert elapsed < 1.0, f"the replacement answered {elapsed:.2f} s after the kill"
-        assert all(f.pid == victim for f in failures), failures
-        assert len(failures) <= load.connections
-        assert len(load.outcomes) > 800
+    elapsed, victim, load = kill_one_under_load(tmp_path, warm_up=400, after=3)
+    failures = load.failures()
+    assert elapsed < 1.0, f"the replacement answered {elapsed:.2f} s after the kill"
+    assert all(f.pid == victim for f in failures), failures
+    assert len(failures) <= load.connections
     print(f"replacement after {elapsed:.3f} s; {len(failures)} failed of {len(load.outcomes)}")
 
 
