@@ -152,9 +152,13 @@ def _peer(request: Request) -> Node | None:
 
 def _ip(text: str) -> IPAddress:
     try:
-        return ipaddress.ip_address(text.partition("%")[0])  # drop an IPv6 zone
+        address = ipaddress.ip_address(text.partition("%")[0])  # drop an IPv6 zone
     except ValueError:
         raise _Bad("not an IP address") from None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        # A dual-stack socket names an IPv4 peer ::ffff:a.b.c.d: trust rules say a.b.c.d.
+        return address.ipv4_mapped
+    return address
 
 
 def _node(text: str) -> Node:

@@ -111,6 +111,7 @@ FILTERED = [
     (PROXY, [(XFF, "1.1.1.1, 203.0.113.7")], ("203.0.113.7", "http", "app.internal")),
     (PROXY, [(XFF, "1.1.1.1, 203.0.113.7, 127.0.0.2")], ("203.0.113.7", "http", "app.internal")),
     (PROXY, [(XFF, "2001:db8::1")], ("2001:db8::1", "http", "app.internal")),
+    (PROXY, [(XFF, "::ffff:203.0.113.7")], ("203.0.113.7", "http", "app.internal")),
     (PROXY, [], (PROXY, "http", "app.internal")),
     # straight from a client: the headers are ignored
     (
