@@ -129,6 +129,7 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc]
     async def _serve(self) -> None:
         runner = await self._make_runner()
         await runner.setup()
+        beating: asyncio.Task[None] | None = None
         try:
             ssl_context = self._ssl_context() if self.cfg.is_ssl else None
             sites = []
@@ -139,6 +140,9 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc]
                 await sites[-1].start()
             self.booted = True
             await self._watch(runner)
+            # A graceful stop may take up to the graceful timeout: the arbiter must not take
+            # the worker for a hung one meanwhile.
+            beating = self.loop.create_task(self._keep_beating())
             if not self._quick:
                 # Graceful: stop accepting (what is queued goes to the other workers), let
                 # keep-alive clients learn from a "Connection: close" answer rather than a
@@ -150,7 +154,16 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc]
         finally:
             if self._quick:
                 runner._shutdown_timeout = 0.0
-            await runner.cleanup()
+            try:
+                await runner.cleanup()
+            finally:
+                if beating is not None:
+                    beating.cancel()
+
+    async def _keep_beating(self) -> None:
+        while True:
+            self.notify()
+            await asyncio.sleep(_HEARTBEAT)
 
     async def _make_runner(self) -> AppRunner:
         target = self.wsgi

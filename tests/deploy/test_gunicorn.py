@@ -239,3 +239,27 @@ def test_blocked_loop_is_killed_by_the_arbiter(processes: Processes) -> None:
     assert "error" in result, result  # the blocked worker was killed mid-request
     wait_until(lambda: pid_serving(port) != worker, timeout=20, what="a replacement worker")
     assert "WORKER TIMEOUT" in processes.log_of(proc)
+
+
+@pytest.mark.slow
+def test_a_graceful_stop_longer_than_the_timeout_is_not_cut(
+    processes: Processes, tmp_path: Path
+) -> None:
+    """--max-requests 1 retires the worker while its first request (4 s) runs, and the
+    arbiter's --timeout is 2 s: the worker beats while it drains, so the request still gets
+    its 200 and the arbiter does not kill it as hung."""
+    marker = tmp_path / "in-handler"
+    proc, port = gunicorn(
+        processes,
+        "tests.deploy.apps:init",
+        *("-k", WORKERS[0], "-w", "1", "--timeout", "2", "--graceful-timeout", "10"),
+        *("--max-requests", "1"),
+        HERON_TEST_MARKER=str(marker),
+    )
+    serving(proc, port, 1)
+    thread, result = in_background(f"http://127.0.0.1:{port}/slow?s=4")
+    wait_until(marker.exists, what="the slow handler to start")
+    thread.join(timeout=30)
+    assert result.get("answer") == (200, "slow done"), result
+    wait_until(lambda: "Worker exiting" in processes.log_of(proc), what="the worker to retire")
+    assert "WORKER TIMEOUT" not in processes.log_of(proc)
