@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -263,3 +265,28 @@ def test_a_graceful_stop_longer_than_the_timeout_is_not_cut(
     assert result.get("answer") == (200, "slow done"), result
     wait_until(lambda: "Worker exiting" in processes.log_of(proc), what="the worker to retire")
     assert "WORKER TIMEOUT" not in processes.log_of(proc)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
+def test_certfile_serves_tls(processes: Processes, tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    proc, port = gunicorn(
+        processes,
+        "tests.deploy.apps:init",
+        *("-k", WORKERS[0], "-w", "1", "--certfile", str(cert), "--keyfile", str(key)),
+    )
+    serving(proc, port, 1)
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False
+    with urllib.request.urlopen(f"https://127.0.0.1:{port}/", timeout=10, context=context) as r:
+        seen = json.loads(r.read())
+    assert (seen["scheme"], seen["secure"]) == ("https", True)
