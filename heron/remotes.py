@@ -279,26 +279,38 @@ class _Tool:
         raise NotImplementedError
 
 
-class XForwardedRelaxed(_Tool):
-    """Believe the ``num``-th ``X-Forwarded-*`` value from the right; ignore malformed ones."""
+class _RelaxedTool(_Tool):
+    """A tool that believes the ``num``-th value from the right, whoever sent it."""
 
     def __init__(self, num: int = 1) -> None:
         if num < 1:
             raise ValueError("num must be at least 1")
         self._num = num
 
+
+#: How each resolved value is read from a header (raising _Bad when it cannot be used).
+_READERS: dict[str, Callable[[str], str]] = {
+    "remote": lambda value: str(_node(value)),
+    "scheme": _scheme,
+    "host": _host,
+}
+
+
+class XForwardedRelaxed(_RelaxedTool):
+    """Believe the ``num``-th ``X-Forwarded-*`` value from the right; ignore malformed ones."""
+
     def resolve(self, request: Request) -> dict[str, str]:
         found: dict[str, str] = {}
         num = self._num
-        for key, header, read in (
-            ("remote", hdrs.X_FORWARDED_FOR, lambda v: str(_ip(v))),
-            ("scheme", hdrs.X_FORWARDED_PROTO, _scheme),
-            ("host", hdrs.X_FORWARDED_HOST, _host),
+        for key, header in (
+            ("remote", hdrs.X_FORWARDED_FOR),
+            ("scheme", hdrs.X_FORWARDED_PROTO),
+            ("host", hdrs.X_FORWARDED_HOST),
         ):
             try:
                 entries = _listed(request, header)
                 if len(entries) >= num:
-                    found[key] = read(entries[-num])
+                    found[key] = _READERS[key](entries[-num])
             except _Bad:
                 continue  # relaxed: a value that cannot be used is left out
         return found
@@ -411,32 +423,21 @@ def _element_overrides(element: Mapping[str, str]) -> dict[str, str]:
     )
 
 
-class ForwardedRelaxed(_Tool):
+class ForwardedRelaxed(_RelaxedTool):
     """Believe the ``num``-th ``Forwarded`` element from the right (each of ``for``, ``proto``,
     ``host`` from the left-most of the last ``num`` elements that has it); ignore bad values."""
-
-    def __init__(self, num: int = 1) -> None:
-        if num < 1:
-            raise ValueError("num must be at least 1")
-        self._num = num
 
     def resolve(self, request: Request) -> dict[str, str]:
         found: dict[str, str] = {}
         for element in reversed(_elements(request)[-self._num :]):
-            for key, value in (
-                ("remote", element.get("for")),
-                ("scheme", element.get("proto")),
-                ("host", element.get("host")),
-            ):
+            for key, name in (("remote", "for"), ("scheme", "proto"), ("host", "host")):
+                value = element.get(name)
                 if value is None:
                     continue
                 try:
-                    if key == "remote":
-                        found[key] = str(_node(value))
-                    else:
-                        found[key] = _scheme(value) if key == "scheme" else _host(value)
+                    found[key] = _READERS[key](value)
                 except _Bad:
-                    continue
+                    continue  # relaxed: a value that cannot be used is left out
         return found
 
 
