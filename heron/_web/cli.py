@@ -16,6 +16,7 @@ each one imports and builds the app.  See docs/deployment.md.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import socket
 import sys
@@ -128,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("file system paths not supported by your operating environment")
     if args.workers < 0:
         parser.error("--workers must be 0 or more")
+    if args.loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        parser.error("--loop uvloop needs uvloop: pip install 'heron[speed]'")
     logging.basicConfig(level=args.log_level.upper())
     if args.workers:
         # The supervisor never imports the app: each worker does, so a reload loads new code.

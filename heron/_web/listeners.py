@@ -1,7 +1,9 @@
 """Listening sockets made before any worker starts: TCP, Unix, an inherited fd, systemd's.
 
-The supervisor binds once and every worker serves the same sockets (inherited across
-``fork``): one accept queue per address, which the kernel keeps while workers come and go.
+The supervisor binds once and the workers inherit the sockets across ``fork``.  Unix,
+inherited and systemd sockets (and TCP with ``reuse_port=False``) are shared by every worker;
+with ``reuse_port`` each worker slot has its own ``SO_REUSEPORT`` TCP socket.  Either way the
+supervisor keeps them, so their accept queues outlive the workers that come and go.
 """
 
 from __future__ import annotations
@@ -53,9 +55,10 @@ def bind_tcp(
 
 
 def bind_unix(path: str, backlog: int) -> socket.socket:
-    """Listen on a Unix socket at ``path``, replacing a stale socket file left there."""
+    """Listen on a Unix socket at ``path``, replacing a stale socket file left there (one
+    nothing listens on any more); a live one is an error (``EADDRINUSE``)."""
     with contextlib.suppress(FileNotFoundError):
-        if stat.S_ISSOCK(os.stat(path).st_mode):
+        if stat.S_ISSOCK(os.stat(path).st_mode) and not _listening(path):
             os.unlink(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -65,6 +68,15 @@ def bind_unix(path: str, backlog: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _listening(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
 
 
 def from_fd(fd: int, backlog: int) -> socket.socket:

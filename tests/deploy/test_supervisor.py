@@ -165,6 +165,8 @@ def test_max_requests_recycles_workers_without_failures(tmp_path: Path) -> None:
 
 def test_unix_socket_and_inherited_fd(tmp_path: Path) -> None:
     path = str(tmp_path / "heron.sock")
+    with socket.socket(socket.AF_UNIX) as stale:  # left behind by a killed server
+        stale.bind(path)
     inherited = socket.create_server(("127.0.0.1", 0))
     port = inherited.getsockname()[1]
     fd = inherited.fileno()
@@ -286,3 +288,18 @@ def test_shutdown_longer_than_the_heartbeat_timeout(tmp_path: Path) -> None:
         assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"slow v1")
         assert server.wait(15) == 0
         assert "no heartbeat" not in server.log()
+
+
+def test_unix_socket_in_use_is_refused(tmp_path: Path) -> None:
+    path = str(tmp_path / "busy.sock")
+    with socket.socket(socket.AF_UNIX) as live:
+        live.bind(path)
+        live.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "heron.web", "--uds", path, "--workers", "1", "supapp:init"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 2
+    assert "Address already in use" in result.stderr
