@@ -3,6 +3,7 @@ free ports, polled (with a deadline) until they answer, and stopped after each t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -38,6 +39,15 @@ def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or check}")
         time.sleep(0.02)
+
+
+async def until(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    """``wait_until`` for code inside an event loop (the loop keeps running meanwhile)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        assert loop.time() < deadline, f"timed out waiting for {check}"
+        await asyncio.sleep(0.01)
 
 
 def accepts(address: tuple[str, int] | str) -> bool:

@@ -24,7 +24,17 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from .conftest import BIN, POLLS_DIR, ROOT, Processes, accepts, children, free_port, wait_until
+from .conftest import (
+    BIN,
+    POLLS_DIR,
+    ROOT,
+    Processes,
+    accepts,
+    children,
+    free_port,
+    until,
+    wait_until,
+)
 
 NGINX = shutil.which("nginx") or next(
     (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.path.exists(p)), None
@@ -299,25 +309,17 @@ class SteadyClient:
             await asyncio.sleep(self.interval)  # pacing, not synchronisation
 
 
-async def poll(check: object, timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():  # type: ignore[operator]
-        assert loop.time() < deadline, f"timed out waiting for {check}"
-        await asyncio.sleep(0.05)
-
-
 def test_no_502_across_an_nginx_reload(stack: Stack) -> None:
     async def scenario() -> SteadyClient:
         client = SteadyClient(stack.unix_port)
         load = asyncio.ensure_future(client.run())
-        await poll(lambda: sum(client.outcomes.values()) >= 100)
+        await until(lambda: sum(client.outcomes.values()) >= 100)
         old_workers = set(children(stack.nginx.pid))
         await asyncio.to_thread(stack.nginx_signal, "reload")
         # new nginx workers serve and the old ones are gone
-        await poll(lambda: old_workers.isdisjoint(children(stack.nginx.pid)))
+        await until(lambda: old_workers.isdisjoint(children(stack.nginx.pid)))
         served = sum(client.outcomes.values())
-        await poll(lambda: sum(client.outcomes.values()) >= served + 100)
+        await until(lambda: sum(client.outcomes.values()) >= served + 100)
         client.stop.set()
         await load
         return client
@@ -333,19 +335,19 @@ def heron_reload_under_load(stack: Stack) -> None:
     async def scenario() -> tuple[SteadyClient, set[int]]:
         client = SteadyClient(stack.unix_port)
         load = asyncio.ensure_future(client.run())
-        await poll(lambda: sum(client.outcomes.values()) >= 100)
+        await until(lambda: sum(client.outcomes.values()) >= 100)
         old_workers = set(children(stack.server.pid))
         stack.server.send_signal(signal.SIGHUP)  # new workers first, then the old ones stop
-        await poll(
+        await until(
             lambda: (
                 old_workers.isdisjoint(children(stack.server.pid))
                 and len(children(stack.server.pid)) == 2
             )
         )
         new_workers = set(children(stack.server.pid))
-        await poll(lambda: len(new_workers & set(client.pids[-20:])) > 0)
+        await until(lambda: len(new_workers & set(client.pids[-20:])) > 0)
         served = sum(client.outcomes.values())
-        await poll(lambda: sum(client.outcomes.values()) >= served + 100)
+        await until(lambda: sum(client.outcomes.values()) >= served + 100)
         client.stop.set()
         await load
         return client, old_workers

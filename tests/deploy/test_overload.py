@@ -4,11 +4,10 @@ server answers 503 with Retry-After at once instead of queueing without bound.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 from heron import web
 
-from .conftest import ServeApp
+from .conftest import ServeApp, until
 
 
 def gated_app() -> tuple[web.Application, asyncio.Event, list[int]]:
@@ -39,15 +38,6 @@ async def request(
     return int(head.split()[1]), head, body
 
 
-async def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll ``check`` (an observable condition) until true; fail after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
-
-
 async def test_concurrent_request_limit_answers_503_and_keeps_the_connection(
     serve_app: ServeApp,
 ) -> None:
@@ -56,7 +46,7 @@ async def test_concurrent_request_limit_answers_503_and_keeps_the_connection(
     busy = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
     for _, writer in busy:
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    await wait_for(lambda: running[0] == 2)
+    await until(lambda: running[0] == 2)
 
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     status, head, body = await request(writer, reader)
@@ -87,7 +77,7 @@ async def test_burst_past_the_limit_gets_503s_not_a_queue(serve_app: ServeApp) -
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     heads = [asyncio.ensure_future(reader.readuntil(b"\r\n\r\n")) for reader, _ in conns]
     # While the gate is closed, 42 answers arrive: every one a 503 with Retry-After.
-    await wait_for(lambda: sum(h.done() for h in heads) == 42)
+    await until(lambda: sum(h.done() for h in heads) == 42)
     refused = [h.result() for h in heads if h.done()]
     assert all(h.startswith(b"HTTP/1.1 503") and b"Retry-After: 1\r\n" in h for h in refused)
     assert running[0] == 8
@@ -104,7 +94,7 @@ async def test_unlimited_by_default(serve_app: ServeApp) -> None:
     conns = [await asyncio.open_connection("127.0.0.1", port) for _ in range(100)]
     for _, writer in conns:
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    await wait_for(lambda: running[0] == 100)
+    await until(lambda: running[0] == 100)
     gate.set()
     for reader, writer in conns:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
