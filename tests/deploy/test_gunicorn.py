@@ -290,3 +290,20 @@ def test_certfile_serves_tls(processes: Processes, tmp_path: Path) -> None:
     with urllib.request.urlopen(f"https://127.0.0.1:{port}/", timeout=10, context=context) as r:
         seen = json.loads(r.read())
     assert (seen["scheme"], seen["secure"]) == ("https", True)
+
+
+def test_worker_classes_are_exported_lazily() -> None:
+    """``heron.GunicornWebWorker`` as aiohttp exports it; importing heron (or heron.web)
+    does not import gunicorn."""
+    code = (
+        "import sys, heron, heron.web\n"
+        "assert 'gunicorn' not in sys.modules, 'gunicorn imported by heron'\n"
+        "import heron.worker\n"
+        "assert heron.GunicornWebWorker is heron.worker.GunicornWebWorker\n"
+        "assert heron.GunicornUVLoopWebWorker is heron.worker.GunicornUVLoopWebWorker\n"
+        "assert issubclass(heron.GunicornUVLoopWebWorker, heron.GunicornWebWorker)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
