@@ -131,7 +131,7 @@ SERVERS = {
     "gunicorn": lambda sock, port: [
         *(str(BIN / "gunicorn"), "-k", "heron.worker.GunicornWebWorker", "-w", "2"),
         *("-b", f"unix:{sock}", "-b", f"127.0.0.1:{port}"),
-        *("--graceful-timeout", "10", "--pythonpath", str(ROOT)),
+        *("--graceful-timeout", "10", "--keep-alive", "75", "--pythonpath", str(ROOT)),
         "tests.deploy.apps:behind_proxy()",
     ],
     # heron's own supervisor
