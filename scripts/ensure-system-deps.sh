@@ -2,6 +2,10 @@
 # System packages the test suite drives (Debian/Ubuntu):
 #   - postgresql          the polls example's tests start a throwaway cluster from its binaries
 #   - chromium, chromium-driver   the polls example's browser test (headless)
+#   - nginx               tests/deploy/test_nginx.py runs a real nginx in front of heron
+#   - libnginx-mod-stream nginx's TCP proxy, which sends the PROXY protocol (test_proxy_protocol.py)
+#   - openssl             the same test makes a throwaway certificate for nginx's TLS port
+# (gunicorn, for heron.worker, is a Python package: the dev extra installs it.)
 #
 # Idempotent and fast when everything is present (no apt call at all).  As root with apt-get it
 # installs what is missing; otherwise it says what is missing and exits 0: the tests that need a
@@ -21,9 +25,16 @@ have_chromium() {
         command -v chromedriver >/dev/null 2>&1
 }
 
+have_nginx() {
+    command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]
+}
+
 missing=""
 have_postgres || missing="$missing postgresql"
 have_chromium || missing="$missing chromium chromium-driver"
+have_nginx || missing="$missing nginx"
+[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing="$missing libnginx-mod-stream"
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 
 if [ -z "$missing" ]; then
     exit 0

@@ -50,3 +50,12 @@ class ServerConfig:
     #: How long a connection refused by ``max_connections`` may stay open, after its ``503``,
     #: for the peer to read the answer and close first (its request bytes are discarded).
     reject_linger: float = 1.0
+    #: Most requests whose handlers run at once, over all connections (None: no limit).  A
+    #: request past it is answered ``503`` at once, its handler never started; the
+    #: connection stays usable.  An open WebSocket counts until it closes.
+    max_concurrent_requests: int | None = None
+    #: The ``Retry-After`` (seconds) of the ``503`` answers of both limits.
+    retry_after: int = 1
+    #: Every connection starts with a PROXY protocol (v1 or v2) header from a TCP load
+    #: balancer, naming the client's address (see heron/_io/proxy_protocol.py).
+    proxy_protocol: bool = False

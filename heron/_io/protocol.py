@@ -367,7 +367,13 @@ class HttpProtocol(asyncio.Protocol):
             # discarded: the state is CLOSED), then close once the peer has had
             # reject_linger seconds to read it.  Never joins the registry.
             self._state = CLOSED
-            self._answer_and_linger(ProtocolError(503, "Too many connections, try again later"))
+            self._answer_and_linger(
+                ProtocolError(
+                    503,
+                    "Too many connections, try again later",
+                    (("Retry-After", str(self._config.retry_after)),),
+                )
+            )
             return
         self._registry.add(self)
         observer = _observe.observer

@@ -11,14 +11,18 @@ __all__ = ("PayloadAccessError", "ProtocolError", "RequestPayloadError")
 
 
 class ProtocolError(Exception):
-    """The peer broke HTTP/1.1: answer ``status`` with ``reason``, then close."""
+    """The peer broke HTTP/1.1 (or a limit refuses it): answer ``status`` with ``reason``.
 
-    __slots__ = ("reason", "status")
+    ``headers`` are added to the answer (``Retry-After`` on a 503).
+    """
 
-    def __init__(self, status: int, reason: str) -> None:
+    __slots__ = ("headers", "reason", "status")
+
+    def __init__(self, status: int, reason: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(status, reason)
         self.status = status
         self.reason = reason
+        self.headers = headers
 
     def __str__(self) -> str:
         return f"{self.status}: {self.reason}"

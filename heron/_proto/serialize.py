@@ -78,17 +78,20 @@ def encode_chunk(data: bytes) -> bytes:
     return b"%x\r\n%b\r\n" % (len(data), data)
 
 
-def build_error_response(error: ProtocolError, server: str, date: str) -> bytes:
-    """The complete response for a request that broke the protocol (then close)."""
+def build_error_response(
+    error: ProtocolError, server: str, date: str, *, close: bool = True, head_only: bool = False
+) -> bytes:
+    """The complete response for a request that broke the protocol (then close) or that a
+    limit refuses (``close=False`` when the connection stays usable; ``head_only`` for HEAD)."""
     body = f"{error.status} {reason_phrase(error.status)}: {error.reason}".encode()
-    head = serialize_head(
-        status_line((1, 1), error.status, None),
-        (
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-            ("Connection", "close"),
-            ("Date", date),
-            ("Server", server),
-        ),
-    )
-    return head + body
+    fields = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("Date", date),
+        ("Server", server),
+        *error.headers,
+    ]
+    if close:
+        fields.insert(2, ("Connection", "close"))
+    head = serialize_head(status_line((1, 1), error.status, None), fields)
+    return head if head_only else head + body

@@ -24,7 +24,9 @@ from typing import Any
 
 from .. import hdrs
 from .._io.config import ServerConfig
-from .._io.protocol import HttpProtocol
+from .._io.limits import ConcurrencyLimit
+from .._io.protocol import Handle, HttpProtocol
+from .._io.proxy_protocol import ProxyProtocolReceiver
 from .._io.registry import ConnectionRegistry
 from .._io.streams import StreamReader
 from .._io.writer import ResponseWriter
@@ -131,16 +133,26 @@ class Server:
         self.handler_cancellation = handler_cancellation
         #: Show a failed handler's traceback in its 500 page (development only).
         self.debug = debug
+        # What each connection calls per request: the in-flight limit wraps _handle only
+        # when it is set, so a server without it runs _handle directly.
+        self._entry: Handle = self._handle
+        if self.config.max_concurrent_requests is not None:
+            self._entry = ConcurrencyLimit(
+                self._handle, self.config.max_concurrent_requests, self.config.retry_after
+            )
 
     @property
     def connections(self) -> list[HttpProtocol]:
         return list(self._registry.connections)
 
-    def __call__(self) -> HttpProtocol:
+    def __call__(self) -> asyncio.Protocol:
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
-        return HttpProtocol(self.config, self._registry, self._handle, self._dates, loop)
+        protocol = HttpProtocol(self.config, self._registry, self._entry, self._dates, loop)
+        if self.config.proxy_protocol:
+            return ProxyProtocolReceiver(protocol, self.config.head_timeout, loop)
+        return protocol
 
     def pre_shutdown(self) -> None:
         """Close idle keep-alive connections; busy ones close after their response."""

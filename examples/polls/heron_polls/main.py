@@ -3,7 +3,9 @@
     python -m heron_polls [--config PATH] [--host HOST] [--port PORT]
 
 It also works with heron's CLI, which passes the arguments it does not know on:
-``python -m heron.web -P 8080 heron_polls.main:init_app --config PATH``.
+``python -m heron.web -P 8080 heron_polls.main:init_app --config PATH``, and with gunicorn:
+``gunicorn heron_polls.main:init -k heron.worker.GunicornWebWorker -w 2`` (config from the
+default locations).
 """
 
 from __future__ import annotations
@@ -47,6 +49,15 @@ def init_app(argv: Sequence[str] | None = None) -> web.Application:
     except ConfigError as exc:
         raise SystemExit(f"heron_polls: {exc}") from None  # message on stderr, status 1
     return create_app(config)
+
+
+async def init(argv: Sequence[str] | None = None) -> web.Application:
+    """The async factory gunicorn's worker takes (``heron_polls.main:init``).
+
+    gunicorn calls it without arguments: the config comes from the default locations (never
+    from gunicorn's own command line).
+    """
+    return init_app([] if argv is None else argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
