@@ -94,8 +94,12 @@ class EventSourceResponse(web.StreamResponse):
             return await super().prepare(request)
         if request.version >= (1, 1):
             self.enable_chunked_encoding()
-        self._set_tcp_user_timeout(request)
-        writer = await super().prepare(request)
+        self._set_tcp_user_timeout(request)  # before the head: its write is covered too
+        try:
+            writer = await super().prepare(request)
+        except BaseException:
+            self._restore_tcp_user_timeout()
+            raise
         if isinstance(request, web.Request):
             self._sse_request = request
             streams = request.config_dict.get(STREAMS_KEY)

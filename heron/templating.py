@@ -210,7 +210,8 @@ def _static_helper(context: jinja2.runtime.Context, static_file_path: str) -> st
 
 def _server_error(text: str) -> HTTPInternalServerError:
     """A 500 that says why, in its text and (when it fits in a status line) its reason."""
-    reason = text if "\r" not in text and "\n" not in text else None
+    # A status line takes printable ASCII safely; anything else stays in the body only.
+    reason = text if text.isascii() and text.isprintable() else None
     return HTTPInternalServerError(reason=reason, text=text)
 
 
