@@ -195,12 +195,12 @@ class Scheduler(Collection[Job[Any]]):
         if job not in self._jobs:
             return
         self._jobs.discard(job)
-        if job in self._pending:
-            self._pending.remove(job)  # closed while queued
-        freed = 1
+        if job._task is None:  # it never started: closed while queued
+            self._pending.remove(job)
         while not self._closed and self._pending and self._has_slot():
             self._pending.popleft()._start()
-        self._wake_room_waiters(freed)
+        # One job fewer: room for one spawner waiting on a full queue.
+        self._wake_room_waiters(1)
         if not self._jobs:
             self._idle.set()
 
