@@ -82,6 +82,7 @@ from ._web.resources import (
 )
 from ._web.response import (
     ContentCoding,
+    ETag,
     Response,
     StreamResponse,
     json_bytes_response,
@@ -137,6 +138,7 @@ __all__ = (
     "CleanupError",
     "ContentCoding",
     "DynamicResource",
+    "ETag",
     "FileField",
     "FileResponse",
     "GracefulExit",

@@ -34,6 +34,7 @@ from .._proto.errors import ProtocolError, RequestPayloadError
 from .._proto.h1 import RequestHead, RequestParser
 from .._proto.serialize import build_error_response
 from .._util.dates import DateCache
+from . import observe as _observe
 from .config import ServerConfig
 from .streams import EMPTY_PAYLOAD, StreamReader
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ("Handle", "HttpProtocol")
 
-log = logging.getLogger("heron.server")
+log = logging.getLogger("aiohttp.server")
 
 #: The web layer's entry point: answer one request, return whether to keep the connection.
 Handle = Callable[["HttpProtocol", RequestHead, StreamReader], Awaitable[bool]]
@@ -184,6 +185,11 @@ class HttpProtocol(asyncio.Protocol):
 
     # ------------------------------------------------------------------ public API
 
+    def __repr__(self) -> str:
+        # aiohttp's words (the class is web.RequestHandler there).
+        connected = self.transport is not None and self._state is not CLOSED
+        return f"<RequestHandler {'connected' if connected else 'disconnected'}>"
+
     @property
     def state(self) -> str:
         """IDLE, HEAD, BUSY or CLOSED."""
@@ -289,6 +295,9 @@ class HttpProtocol(asyncio.Protocol):
         self._upgrade_shutdown = on_shutdown
         self._upgrade_flush = on_close
         self._update_reading()
+        observer = _observe.observer
+        if observer is not None:
+            observer.connection_upgraded()
         return buffered
 
     def close_upgraded(self) -> None:
@@ -361,6 +370,9 @@ class HttpProtocol(asyncio.Protocol):
             self._answer_and_linger(ProtocolError(503, "Too many connections, try again later"))
             return
         self._registry.add(self)
+        observer = _observe.observer
+        if observer is not None:
+            observer.connection_opened()
         if self._config.tcp_keepalive:
             sock = transport.get_extra_info("socket")
             if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -430,6 +442,11 @@ class HttpProtocol(asyncio.Protocol):
         self._closing = True
         self._corked.clear()  # nowhere to write them now
         self._corked_size = 0
+        observer = _observe.observer
+        if observer is not None and self in self._registry.connections:
+            observer.connection_closed()
+            if self._upgraded is not None:
+                observer.upgraded_closed()
         self._registry.remove(self)
         if self._timer is not None:
             self._timer.cancel()
@@ -694,6 +711,9 @@ class HttpProtocol(asyncio.Protocol):
         """
         transport = self.transport
         assert transport is not None
+        observer = _observe.observer
+        if observer is not None:
+            observer.rejected(exc.status)
         self._closing = True
         self.flush()
         transport.write(build_error_response(exc, self._config.server_header, self._dates.get()))

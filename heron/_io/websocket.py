@@ -48,7 +48,7 @@ from .._proto.websocket.models import (
 
 __all__ = ("WebSocketConnection", "WebSocketFlow")
 
-log = logging.getLogger("heron.websocket")
+log = logging.getLogger("aiohttp.websocket")
 
 _new = tuple.__new__
 _CLOSE: Final = WSMsgType.CLOSE

@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = ("AppKey", "Application", "NotAppKeyWarning", "RequestKey", "ResponseKey", "web_logger")
 
-web_logger = logging.getLogger("heron.web")
+# aiohttp's logger names: logging configured for an aiohttp app applies unchanged.
+web_logger = logging.getLogger("aiohttp.web")
 
 T = TypeVar("T")
 _R = TypeVar("_R", bound=AbstractResource)

@@ -72,15 +72,6 @@ SENDFILE_WINDOW: Final = 1024 * 1024
 SIBLINGS: Final = (("zstd", ".zst"), ("br", ".br"), ("gzip", ".gz"))
 
 FALLBACK_CONTENT_TYPE: Final = "application/octet-stream"
-_CHARSET_TYPES: Final = frozenset(
-    {
-        "application/javascript",
-        "application/ecmascript",
-        "application/xml",
-        "application/xhtml+xml",
-        "image/svg+xml",
-    }
-)
 
 _TYPES: Final = mimetypes.MimeTypes()
 # Compressed files served as themselves (archive.tar.gz) are gzip files, not tar files
@@ -108,14 +99,15 @@ _CLOSING: set[asyncio.Future[None]] = set()
 
 @functools.lru_cache(maxsize=512)
 def _type_for_suffix(suffix: str) -> str:
-    guess = _TYPES.guess_type("x" + suffix)[0] or FALLBACK_CONTENT_TYPE
-    if guess.startswith("text/") or guess in _CHARSET_TYPES:
-        return f"{guess}; charset=utf-8"
-    return guess
+    return _TYPES.guess_type("x" + suffix)[0] or FALLBACK_CONTENT_TYPE
 
 
 def guess_content_type(name: str) -> str:
-    """The Content-Type for a file name, with ``charset=utf-8`` for text types."""
+    """The Content-Type for a file name.
+
+    Without a charset, as aiohttp sends it: the server does not know how a text file is
+    encoded, and a wrong charset garbles it where none lets the client detect it.
+    """
     # PERF: the answer depends only on the last suffix: cache by suffix.
     base = os.path.basename(name)
     dot = base.rfind(".")

@@ -20,9 +20,10 @@ if TYPE_CHECKING:
     from .request import BaseRequest
     from .response import StreamResponse
 
-__all__ = ("AbstractAccessLogger", "AccessLogger", "access_logger")
+__all__ = ("AbstractAccessLogger", "AccessLogger", "access_logger", "bytes_sent")
 
-access_logger = logging.getLogger("heron.access")
+# aiohttp's logger names: logging configured for an aiohttp app applies unchanged.
+access_logger = logging.getLogger("aiohttp.access")
 
 _Atom = Callable[["BaseRequest | None", "StreamResponse", float], Any]
 
@@ -186,12 +187,18 @@ def _field(match: re.Match[str]) -> _Field:
 
 
 def _response_size(request: BaseRequest | None, response: StreamResponse, t: float) -> Any:
-    # Bytes sent, head included: the figure aiohttp logs.  A response-like object of
-    # another class (a test's stand-in) is asked for its body_length, as aiohttp asks,
-    # and whatever it answers is logged.
-    bytes_sent = getattr(type(response), "_bytes_sent", None)
-    if bytes_sent is not None:
-        return bytes_sent(response)
+    return bytes_sent(response)
+
+
+def bytes_sent(response: StreamResponse) -> Any:
+    """Bytes sent for ``response``, head included: the figure aiohttp logs as ``%b``.
+
+    A response-like object of another class (a test's stand-in) is asked for its
+    ``body_length``, as aiohttp asks, and whatever it answers is returned.
+    """
+    sent = getattr(type(response), "_bytes_sent", None)
+    if sent is not None:
+        return sent(response)
     return response.body_length
 
 

@@ -4,7 +4,9 @@
 builds a request object, awaits ``handler(request)``, and sends the response
 the handler returned (or raised, for HTTP exceptions).  Any other exception
 becomes a 500 whose body carries no traceback (aiohttp's text, or its HTML page when
-the client accepts ``text/html``); the traceback is logged.  A ``TimeoutError`` out of
+the client accepts ``text/html``); the traceback is logged. Only a server built with
+``debug=True`` (a development opt-in, never implied by the loop's debug mode) shows the
+traceback in the page as well, as aiohttp does.  A ``TimeoutError`` out of
 the handler is a 504, as in aiohttp, unless the request body stopped arriving
 (``body_timeout``): that is a 500 and the connection closes.
 """
@@ -12,8 +14,10 @@ the handler is a 504, as in aiohttp, unless the request body stopped arriving
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import time
+import traceback
 import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -39,7 +43,8 @@ from .response import Response, StreamResponse
 
 __all__ = ("RequestHandler", "Server", "server_logger")
 
-server_logger = logging.getLogger("heron.server")
+# aiohttp's logger names: logging configured for an aiohttp app applies unchanged.
+server_logger = logging.getLogger("aiohttp.server")
 
 RequestFactory = Callable[
     [RequestHead, StreamReader, HttpProtocol, Any, "asyncio.Task[None] | None"], BaseRequest
@@ -48,7 +53,7 @@ RequestFactory = Callable[
 # aiohttp's RequestHandler keyword arguments that map onto ServerConfig fields.
 _CONFIG_KEYS = frozenset(ServerConfig.__dataclass_fields__)
 # aiohttp keyword arguments accepted for compatibility that heron does not need.
-_IGNORED_KEYS = frozenset({"debug", "timeout_ceil_threshold", "auto_decompress", "loop"})
+_IGNORED_KEYS = frozenset({"timeout_ceil_threshold", "auto_decompress", "loop"})
 
 #: The low-level protocol class, under aiohttp's name.
 RequestHandler = HttpProtocol
@@ -62,14 +67,26 @@ _ERROR_HTML = (
 )
 
 
-def internal_error(request: BaseRequest) -> HTTPInternalServerError:
-    """The 500 for a failed handler: aiohttp's page, as HTML if the client accepts it."""
+def internal_error(
+    request: BaseRequest, shown: BaseException | None = None
+) -> HTTPInternalServerError:
+    """The 500 for a failed handler: aiohttp's page, as HTML if the client accepts it.
+
+    ``shown`` (only from a server built with ``debug=True``) puts its traceback in the page.
+    """
     try:
-        html = "text/html" in request.headers.get(hdrs.ACCEPT, "")
+        as_html = "text/html" in request.headers.get(hdrs.ACCEPT, "")
     except Exception:  # a hand-made request without usable headers
-        html = False
-    if html:
-        return HTTPInternalServerError(text=_ERROR_HTML, content_type="text/html")
+        as_html = False
+    trace = "".join(traceback.format_exception(shown)) if shown is not None else None
+    if as_html:
+        page = _ERROR_HTML
+        if trace is not None:
+            detail = f"<h2>Traceback:</h2>\n<pre>{html.escape(trace)}</pre>"
+            page = page.replace(_ERROR_MESSAGE, detail)
+        return HTTPInternalServerError(text=page, content_type="text/html")
+    if trace is not None:
+        return HTTPInternalServerError(text=f"{_ERROR_TITLE}\n\n{trace}")
     return HTTPInternalServerError(text=_ERROR_TEXT)
 
 
@@ -87,6 +104,7 @@ class Server:
         access_log: logging.Logger | None = access_logger,
         access_log_format: str = AccessLogger.LOG_FORMAT,
         logger: logging.Logger = server_logger,
+        debug: bool = False,
         **kwargs: Any,
     ) -> None:
         unknown = set(kwargs) - _CONFIG_KEYS - _IGNORED_KEYS
@@ -111,6 +129,8 @@ class Server:
             if logger_obj.enabled:
                 self.access_logger = logger_obj
         self.handler_cancellation = handler_cancellation
+        #: Show a failed handler's traceback in its 500 page (development only).
+        self.debug = debug
 
     @property
     def connections(self) -> list[HttpProtocol]:
@@ -226,7 +246,7 @@ class Server:
             reason = bad_input_reason(exc)
             if reason is None:
                 self._log_error(request, exc)
-                response = internal_error(request)
+                response = internal_error(request, exc if self.debug else None)
             else:
                 # The client's input was bad (an undecodable body, a malformed Range) and
                 # the handler let the error out: the client's fault, told as post() tells it.
@@ -266,6 +286,10 @@ class Server:
         except (ConnectionError, asyncio.TimeoutError) as exc:
             self.logger.debug("Could not send the response: %r", exc)
             return False
+        except asyncio.CancelledError:
+            # Cancelled while sending (handler_cancellation: the client went away).
+            self.logger.debug("Ignored premature client disconnection")
+            raise
         except Exception:
             self.logger.exception("Error sending the response to %s %s", head.method, head.path)
             if writer.output_size:

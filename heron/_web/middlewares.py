@@ -131,6 +131,11 @@ class _OldStyle:
         return await inner(request)
 
 
+class _ConflictingSlashes(ValueError, AssertionError):
+    """Both ``append_slash`` and ``remove_slash``: a ValueError, and an AssertionError too
+    (aiohttp refuses the pair with an ``assert``, so code written for it may catch that)."""
+
+
 def normalize_path_middleware(
     *,
     append_slash: bool = True,
@@ -150,7 +155,7 @@ def normalize_path_middleware(
     or ``/\\``, which browsers read as another host, whatever the candidate.
     """
     if append_slash and remove_slash:
-        raise ValueError("Cannot both remove and append slash")
+        raise _ConflictingSlashes("Cannot both remove and append slash")
 
     def candidates(path: str, ends_with_slash: bool) -> list[str]:
         out: list[str] = []

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ("BaseRequest", "FileField", "Request")
 
-_log = logging.getLogger("heron.web")
+_log = logging.getLogger("aiohttp.web")
 
 # Plain-str state keys already warned about (once per key per process, as aiohttp).  The
 # keys heron's sessions and templating set (aiohttp_session's and aiohttp_jinja2's own

@@ -94,6 +94,14 @@ def _normalize_handler(handler: Any) -> Handler:
     return handler_wrapper
 
 
+class _NotACoroutine(TypeError, AssertionError):
+    """An expect handler that is not a coroutine function.
+
+    A TypeError, and an AssertionError too: aiohttp refuses one with an ``assert``, so
+    code written for aiohttp may catch that.
+    """
+
+
 class AbstractRoute(abc.ABC):
     """A handler for one method (or ``*``) with its expect handler."""
 
@@ -110,7 +118,7 @@ class AbstractRoute(abc.ABC):
         if expect_handler is None:
             expect_handler = default_expect_handler
         if not _is_coroutine_function(expect_handler):
-            raise TypeError(f"Coroutine is expected, got {expect_handler!r}")
+            raise _NotACoroutine(f"Coroutine is expected, got {expect_handler!r}")
         method = method.upper()
         if not _METHOD_RE.fullmatch(method):
             raise ValueError(f"{method} is not allowed HTTP method")

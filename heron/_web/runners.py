@@ -15,15 +15,17 @@ import signal
 import socket
 import ssl
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 from yarl import URL
 
-from .app import Application
+from .app import AppKey, Application
 from .log import AbstractAccessLogger, AccessLogger
 from .lowlevel import Server
 
 __all__ = (
+    "SIGTERM_DRAIN",
     "AppRunner",
     "BaseRunner",
     "BaseSite",
@@ -44,6 +46,13 @@ class GracefulExit(SystemExit):
 
 def _raise_graceful_exit() -> None:
     raise GracefulExit()
+
+
+#: Application key: a callable run once when the server is asked to stop (SIGTERM under
+#: ``handle_signals``, or a supervisor's worker told to stop); it returns the seconds to
+#: keep serving, listeners open, before the graceful shutdown begins, so a load balancer
+#: that polls readiness stops sending first.  ``heron.observability.health`` sets it.
+SIGTERM_DRAIN: AppKey[Callable[[], float]] = AppKey("SIGTERM_DRAIN")
 
 
 def _sockets_of(server: asyncio.AbstractServer | None) -> list[Any]:
@@ -259,6 +268,7 @@ class BaseRunner(ABC):
         self._server: Server | None = None
         self._sites: list[BaseSite] = []
         self._shutdown_timeout = shutdown_timeout
+        self._drain_timer: asyncio.TimerHandle | None = None
 
     @property
     def server(self) -> Server | None:
@@ -279,10 +289,25 @@ class BaseRunner(ABC):
         if self._handle_signals:
             try:
                 loop.add_signal_handler(signal.SIGINT, _raise_graceful_exit)
-                loop.add_signal_handler(signal.SIGTERM, _raise_graceful_exit)
+                loop.add_signal_handler(signal.SIGTERM, self._on_sigterm)
             except NotImplementedError:  # pragma: no cover - not on Unix
                 pass
         self._server = await self._make_server()
+
+    def _on_sigterm(self) -> None:
+        """SIGTERM: shut down now, or after the drain delay the app asks for (a second
+        SIGTERM during the drain: now)."""
+        delay = self.begin_drain() if self._drain_timer is None else 0.0
+        if delay <= 0:
+            raise GracefulExit()
+        loop = asyncio.get_running_loop()
+        self._drain_timer = loop.call_later(delay, _raise_graceful_exit)
+
+    def begin_drain(self) -> float:
+        """The server is asked to stop: run the app's ``SIGTERM_DRAIN`` hook (readiness
+        turns 503) and return how many seconds to keep serving before ``cleanup()``
+        (0 without a hook)."""
+        return 0.0
 
     @abstractmethod
     async def shutdown(self) -> None:
@@ -290,6 +315,8 @@ class BaseRunner(ABC):
 
     async def cleanup(self) -> None:
         """Stop listening, finish in-flight requests, close everything, run cleanup."""
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
         for site in list(self._sites):
             await site.stop()
         server = self._server
@@ -383,6 +410,10 @@ class AppRunner(BaseRunner):
 
     async def shutdown(self) -> None:
         await self._app.shutdown()
+
+    def begin_drain(self) -> float:
+        drain = self._app.get(SIGTERM_DRAIN)
+        return 0.0 if drain is None else float(drain())
 
     async def _make_server(self) -> Server:
         loop = asyncio.get_running_loop()

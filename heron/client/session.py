@@ -17,6 +17,7 @@ from yarl import URL
 
 from .. import hdrs
 from .._version import __version__
+from . import propagation as _propagation
 from .auth import BasicAuth
 from .connector import BaseConnector, Connection, TCPConnector
 from .context import AwaitableContext
@@ -301,7 +302,7 @@ class ClientSession:
         chunked: bool | None = None,
         expect100: bool = False,
         raise_for_status: RaiseForStatus | None = None,
-        timeout: ClientTimeout | _Unset = _UNSET,
+        timeout: ClientTimeout | float | _Unset = _UNSET,
         ssl: ssl.SSLContext | bool | None = None,
         read_bufsize: int | None = None,
         auto_decompress: bool | None = None,
@@ -313,13 +314,21 @@ class ClientSession:
         url = self._build_url(str_or_url)
         if params:
             url = url.extend_query(params)
-        tm = self._timeout if isinstance(timeout, _Unset) else timeout
+        if isinstance(timeout, _Unset):
+            tm = self._timeout
+        elif isinstance(timeout, (int, float)):
+            tm = ClientTimeout(total=timeout)  # a number is the total, as aiohttp's client takes it
+        else:
+            tm = timeout
         loop = asyncio.get_running_loop()
         deadline = None if tm.total is None else loop.time() + tm.total
         req_headers: CIMultiDict[str] = CIMultiDict(self._default_headers)
         if headers:
             for name, value in CIMultiDict(headers).items():
                 req_headers[name] = value
+        inject = _propagation.injector
+        if inject is not None:
+            inject(req_headers)
         skip = self._skip_auto_headers | frozenset(istr(h) for h in skip_auto_headers or ())
         payload = make_payload(data, json, self._json_serialize)
         auth = auth if auth is not None else self._default_auth

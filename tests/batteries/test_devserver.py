@@ -129,7 +129,7 @@ async def _wait_line(output: asyncio.StreamReader, needle: bytes) -> None:
         while needle not in (line := await output.readline()):
             if not line:
                 raise AssertionError(b"".join(lines).decode())
-            if not line.startswith(b"INFO:heron.access"):
+            if not line.startswith(b"INFO:aiohttp.access"):
                 lines.append(line)
 
     try:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from yarl import URL
@@ -15,6 +17,7 @@ from heron.client import (
     CookieJar,
     InvalidURL,
     NonHttpUrlClientError,
+    ServerTimeoutError,
     TooManyRedirects,
 )
 
@@ -260,3 +263,20 @@ async def test_closed_session() -> None:
     assert session.closed
     with pytest.raises(RuntimeError):
         await session.get("http://127.0.0.1/")
+
+
+async def test_timeout_as_a_number_is_the_total(aio_url: URL, raw_server: Any) -> None:
+    # aiohttp's client takes `timeout=1` as ClientTimeout(total=1); so does heron's.
+    async with ClientSession() as session:
+        async with session.get(aio_url / "text", timeout=5) as resp:
+            assert await resp.text() == "plain"
+        silent_done = asyncio.Event()
+
+        async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            await silent_done.wait()  # never answers
+
+        server = await raw_server(silent)
+        with pytest.raises(ServerTimeoutError):
+            await session.get(server.url("/"), timeout=0.1)
+        silent_done.set()

@@ -54,7 +54,8 @@ async def test_strong_etag_and_last_modified_on_every_file_response(port: int) -
         assert _ETAG_RE.match(reply.header("etag") or ""), reply.headers
         assert reply.header("last-modified") == LAST_MODIFIED
         assert reply.header("accept-ranges") == "bytes"
-        assert reply.header("content-type") == "text/plain; charset=utf-8"
+        # The type from the name, without a charset the server cannot know (as aiohttp).
+        assert reply.header("content-type") == "text/plain"
 
 
 async def test_if_none_match_gives_304_with_validators(port: int) -> None:

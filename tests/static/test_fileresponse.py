@@ -251,6 +251,37 @@ async def test_enable_compression(serve: Serve, big: tuple[Path, str]) -> None:
     assert hashlib.sha256(gzip.decompress(reply.body)).hexdigest() == digest
 
 
+@pytest.mark.parametrize("sendfile", [True, False], ids=["sendfile", "no_sendfile"])
+@pytest.mark.parametrize("force", [None, web.ContentCoding.gzip], ids=["negotiated", "forced"])
+async def test_enable_compression_serves_a_sibling_as_it_is(
+    serve: Serve,
+    tree: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sendfile: bool,
+    force: web.ContentCoding | None,
+) -> None:
+    # Only notes.txt.gz exists: served as gzip, never compressed a second time, with the
+    # type of notes.txt and no charset (as aiohttp sends it).
+    if not sendfile:
+        monkeypatch.setenv("HERON_NOSENDFILE", "1")
+    text = b"Hello, compressed world!\n" * 10
+    (tree / "public" / "notes.txt.gz").write_bytes(gzip.compress(text))
+    app = web.Application()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = FileResponse(tree / "public" / "notes.txt")
+        response.enable_compression(force)
+        return response
+
+    app.router.add_get("/f", handler)
+    port = await serve(app)
+    reply = await fetch(port, "/f", [("Accept-Encoding", "gzip, deflate")])
+    assert reply.status == 200
+    assert reply.header("content-encoding") == "gzip"
+    assert reply.header("content-type") == "text/plain"
+    assert gzip.decompress(reply.body) == text
+
+
 async def test_prepare_signal_sees_file_headers(serve: Serve, tree: Path) -> None:
     seen: list[str | None] = []
 

@@ -61,8 +61,8 @@ async def test_sibling_chosen_by_weight(
     assert reply.header("content-encoding") == encoding
     # The type of the uncompressed file (Python 3.12's mimetypes says text/javascript).
     assert reply.header("content-type") in (
-        "application/javascript; charset=utf-8",
-        "text/javascript; charset=utf-8",
+        "application/javascript",
+        "text/javascript",
     )
     expected = {
         None: TEXT,
@@ -182,8 +182,8 @@ async def test_sibling_is_served_without_its_original(serve: Serve, tree: Path) 
         assert reply.status == 200, target
         assert reply.header("content-encoding") == "gzip"
         assert reply.header("content-type") in (
-            "application/javascript; charset=utf-8",
-            "text/javascript; charset=utf-8",
+            "application/javascript",
+            "text/javascript",
         )
         assert gzip.decompress(reply.body) == TEXT
         for accept in ("br", "identity", ""):
@@ -192,7 +192,7 @@ async def test_sibling_is_served_without_its_original(serve: Serve, tree: Path) 
     reply = await fetch(port, "/static/deep/only.css", [("Accept-Encoding", "br")])
     assert reply.status == 200
     assert reply.header("content-encoding") == "br"
-    assert reply.header("content-type") == "text/css; charset=utf-8"
+    assert reply.header("content-type") == "text/css"
     assert reply.body == b"BROTLI CSS"
     reply = await fetch(port, "/static/deep/only.css", [("Accept-Encoding", "br")], method="HEAD")
     assert reply.status == 200 and reply.header("content-length") == "10"

@@ -324,3 +324,27 @@ def test_date_header_cached_per_second() -> None:
     assert cache.get() is first
     now[0] += 1
     assert cache.get() == "Tue, 14 Nov 2023 22:13:21 GMT"
+
+
+async def test_etag_type_is_public(aiohttp_client: Any) -> None:
+    # web.ETag is the type of request.if_match / if_none_match items and response.etag.
+    seen: list[object] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.extend(request.if_none_match or ())
+        response = web.Response(text="x")
+        response.etag = web.ETag(value="v1", is_weak=True)
+        seen.append(response.etag)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    client = await aiohttp_client(app)
+    resp = await client.get("/", headers={"If-None-Match": 'W/"a", "b"'})
+    assert resp.status == 200 and resp.headers["ETag"] == 'W/"v1"'
+    assert seen == [
+        web.ETag(value="a", is_weak=True),
+        web.ETag(value="b"),
+        web.ETag(value="v1", is_weak=True),
+    ]
+    assert all(isinstance(tag, web.ETag) for tag in seen)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
+from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
 import aiohttp
@@ -30,13 +31,13 @@ async def test_500_page_text_and_html(serve: Serve, caplog: pytest.LogCaptureFix
         raise RuntimeError("secret detail")
 
     port = await serve(handler)
-    with caplog.at_level(logging.ERROR, logger="heron.server"):
+    with caplog.at_level(logging.ERROR, logger="aiohttp.server"):
         status, headers, text = await _get(port)
     assert status == 500
     assert headers["Content-Type"] == "text/plain; charset=utf-8"
     assert text == "500 Internal Server Error\n\nServer got itself in trouble"
     # The traceback is logged (aiohttp's message), never sent.
-    record = next(r for r in caplog.records if r.name == "heron.server")
+    record = next(r for r in caplog.records if r.name == "aiohttp.server")
     assert record.getMessage() == "Error handling request from 127.0.0.1"
     assert record.exc_info is not None and "secret detail" in str(record.exc_info[1])
 
@@ -52,6 +53,69 @@ async def test_500_page_text_and_html(serve: Serve, caplog: pytest.LogCaptureFix
     assert "secret" not in text and "Traceback" not in text
 
 
+async def test_500_page_shows_the_traceback_only_with_debug_true(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def handler(request: web.BaseRequest) -> NoReturn:
+        raise RuntimeError("detail <b>")
+
+    # The loop's debug mode alone shows nothing (it may be on by accident in production).
+    asyncio.get_running_loop().set_debug(True)
+    try:
+        port = await serve(handler)
+        status, _, text = await _get(port)
+    finally:
+        asyncio.get_running_loop().set_debug(False)
+    assert status == 500 and "Traceback" not in text and "detail" not in text
+
+    # debug=True, the developer's explicit opt-in (aiohttp's Server argument), shows it.
+    port = await serve(handler, debug=True)
+    with caplog.at_level(logging.ERROR, logger="aiohttp.server"):
+        status, headers, text = await _get(port)
+    assert status == 500
+    assert headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert text.startswith("500 Internal Server Error\n\nTraceback (most recent call last):\n")
+    assert text.rstrip().endswith("RuntimeError: detail <b>")
+    assert any(r.name == "aiohttp.server" for r in caplog.records)  # still logged
+
+    status, headers, text = await _get(port, headers={"Accept": "text/html"})
+    assert status == 500
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert text.startswith(
+        "<html><head><title>500 Internal Server Error</title></head><body>\n"
+        "<h1>500 Internal Server Error</h1>\n"
+        "<h2>Traceback:</h2>\n<pre>Traceback (most recent call last):\n"
+    )
+    assert "RuntimeError: detail &lt;b&gt;" in text and "<b>" not in text
+
+
+async def test_loggers_have_aiohttp_names(caplog: pytest.LogCaptureFixture) -> None:
+    # Logging configured for an aiohttp app (levels, handlers per logger) applies unchanged.
+    assert web.Application().logger is logging.getLogger("aiohttp.web")
+
+    async def handler(request: web.BaseRequest) -> web.Response:
+        return web.Response(text="ok")
+
+    with caplog.at_level(logging.INFO, logger="aiohttp.access"):
+        runner = web.ServerRunner(web.Server(handler))  # the default access log
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            port = site.port
+            status, _, _ = await _get(port, "/logged")
+            assert status == 200
+            deadline = asyncio.get_running_loop().time() + 5
+            # The line is written after the response left: wait for it, within a deadline.
+            while not any(r.name == "aiohttp.access" for r in caplog.records):
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.01)
+        finally:
+            await runner.cleanup()
+    access = [r for r in caplog.records if r.name == "aiohttp.access"]
+    assert len(access) == 1 and '"GET /logged HTTP/1.1" 200' in access[0].getMessage()
+
+
 async def test_handler_timeout_is_504(serve: Serve, caplog: pytest.LogCaptureFixture) -> None:
     async def handler(request: web.Request) -> web.Response:
         await asyncio.wait_for(asyncio.sleep(10), 0.01)  # an upstream call took too long
@@ -60,11 +124,11 @@ async def test_handler_timeout_is_504(serve: Serve, caplog: pytest.LogCaptureFix
     app = web.Application()
     app.router.add_get("/", handler)
     port = await serve(app)
-    with caplog.at_level(logging.DEBUG, logger="heron.server"):
+    with caplog.at_level(logging.DEBUG, logger="aiohttp.server"):
         status, _, text = await _get(port)
     assert status == 504
     assert text == "504: Gateway Timeout"
-    messages = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "heron.server"]
+    messages = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "aiohttp.server"]
     assert (logging.DEBUG, "Request handler timed out.") in messages
 
 
@@ -77,7 +141,7 @@ async def test_malformed_range_the_handler_lets_out_is_a_400(
         return web.Response(text=f"{rng.start} {rng.stop}")
 
     port = await serve(handler)
-    with caplog.at_level(logging.DEBUG, logger="heron.server"):
+    with caplog.at_level(logging.DEBUG, logger="aiohttp.server"):
         status, _, text = await _get(port, headers={"Range": "bytes=2-5"})
         assert (status, text) == (200, "2 6")
         status, _, text = await _get(port, headers={"Range": "bytes=9-1"})
@@ -203,25 +267,58 @@ async def test_returning_an_http_exception_warns_but_is_answered(aiohttp_server:
             assert resp.status == 405
 
 
-async def test_cancelled_handler_closes_without_an_answer(
-    serve: Serve, caplog: pytest.LogCaptureFixture
+class _CancelledInWriteEof(web.Response):
+    async def write_eof(self, data: bytes = b"") -> None:
+        raise asyncio.CancelledError()
+
+
+async def _cancelled_in_handler(request: web.BaseRequest) -> web.Response:
+    raise asyncio.CancelledError()
+
+
+async def _cancelled_while_sending(request: web.BaseRequest) -> web.Response:
+    return _CancelledInWriteEof(text="never finished")
+
+
+@pytest.mark.parametrize(
+    "cancelled", [_cancelled_in_handler, _cancelled_while_sending], ids=["handler", "write_eof"]
+)
+async def test_cancelled_request_closes_without_an_answer(
+    serve: Serve,
+    caplog: pytest.LogCaptureFixture,
+    cancelled: Callable[[web.BaseRequest], Awaitable[web.Response]],
 ) -> None:
-    """A handler that raises CancelledError gets no response written: the connection
-    closes, the server goes on serving, and aiohttp's debug line is logged."""
+    """A handler that raises CancelledError, or a response whose write_eof is cancelled
+    (the client went away mid-send), gets nothing more written: the connection closes,
+    the server goes on serving, and aiohttp's debug line is logged."""
 
     async def handler(request: web.BaseRequest) -> web.Response:
         if request.path == "/cancel":
-            raise asyncio.CancelledError()
+            return await cancelled(request)
         return web.Response(text="fine")
 
     port = await serve(handler)
     client = await RawClient.connect(port)
-    with caplog.at_level(logging.DEBUG, logger="heron.server"):
+    with caplog.at_level(logging.DEBUG, logger="aiohttp.server"):
         await client.send(b"GET /cancel HTTP/1.1\r\nHost: x\r\n\r\n")
         assert await client.closed_by_peer()
     client.close()
     assert "Ignored premature client disconnection" in [
-        r.getMessage() for r in caplog.records if r.name == "heron.server"
+        r.getMessage() for r in caplog.records if r.name == "aiohttp.server"
     ]
     status, _, text = await _get(port, "/ok")
     assert (status, text) == (200, "fine")
+
+
+async def test_request_handler_repr(serve: Serve) -> None:
+    # aiohttp's repr of the connection object (request.protocol).
+    seen: list[str] = []
+
+    async def handler(request: web.BaseRequest) -> web.Response:
+        seen.append(repr(request.protocol))
+        return web.Response(text="ok")
+
+    assert repr(web.Server(handler)()) == "<RequestHandler disconnected>"  # not yet connected
+    port = await serve(handler)
+    assert (await _get(port))[0] == 200
+    assert seen == ["<RequestHandler connected>"]
