@@ -19,6 +19,7 @@ from heron.client import ClientPayloadError, DummyCookieJar
 from heron.sessions import (
     InsecureStorageWarning,
     Session,
+    SessionData,
     SimpleCookieStorage,
     get_session,
     new_session,
@@ -373,27 +374,58 @@ async def test_unchanged_session_sets_no_cookie(aiohttp_client: Any) -> None:
         assert set_cookie_headers(resp) == []
 
 
-async def test_changing_session_after_prepare_is_an_error(
+async def test_streamed_responses_do_not_save_the_session_and_say_so(
     aiohttp_client: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # aiohttp_session's rule: only a web.Response (or a raised HTTPException) carries it.
     async def streamed(request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse()
-        await resp.prepare(request)
+        if "late" in request.query:
+            await resp.prepare(request)
         session = await get_session(request)
-        session["late"] = True
-        await resp.write(b"body")
+        session["streamed"] = True
+        if resp.prepared:
+            await resp.write(b"body")
         return resp
 
     app = session_app(EncryptedCookieStorage(Fernet.generate_key()))
     app.router.add_get("/streamed", streamed)
     client = await aiohttp_client(app)
+    caplog.set_level(logging.WARNING, "heron.sessions")
+    for query in ("", "?late"):
+        async with client.get("/streamed" + query) as resp:
+            assert resp.status == 200
+            assert set_cookie_headers(resp) == []
+            assert await resp.read() == (b"body" if query else b"")
+    assert caplog.text.count("the session is not saved") == 2
+    async with client.get("/show") as resp:
+        assert await resp.json() == {"data": {}, "new": True}
+
+
+async def test_returning_a_prepared_response_or_no_response_is_an_error(
+    aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def prepared(request: web.Request) -> web.StreamResponse:
+        resp = web.Response(text="early")
+        await resp.prepare(request)
+        return resp
+
+    async def not_a_response(request: web.Request) -> Any:
+        return "text"
+
+    app = session_app(EncryptedCookieStorage(Fernet.generate_key()))
+    app.router.add_get("/prepared", prepared)
+    app.router.add_get("/none", not_a_response)
+    client = await aiohttp_client(app)
     caplog.set_level(logging.ERROR)
-    async with client.get("/streamed") as resp:
-        assert resp.status == 200
-        assert set_cookie_headers(resp) == []
-        with pytest.raises(ClientPayloadError):  # the server drops the half-sent response
+    async with client.get("/none") as resp:
+        assert resp.status == 500
+    assert "Expected a response from the handler" in caplog.text
+    async with client.get("/prepared") as resp:
+        assert resp.status == 200  # its head was out before the middleware could refuse it
+        with pytest.raises(ClientPayloadError):
             await resp.read()
-    assert "changed after the response was prepared" in caplog.text
+    assert "already prepared" in caplog.text
 
 
 async def test_get_session_without_setup_raises(aiohttp_client: Any) -> None:
@@ -415,13 +447,16 @@ async def test_get_session_without_setup_raises(aiohttp_client: Any) -> None:
 
 
 def test_session_mapping_and_flags() -> None:
-    session = Session("id1", data={"created": 123, "session": {"a": 1}}, new=False, max_age=5)
+    data: SessionData = {"created": 123, "session": {"a": 1}}
+    session = Session("id1", data=data, new=False, max_age=5, now=128)
     assert (session.identity, session.created) == ("id1", 123)
     assert (session.new, session.max_age) == (False, 5)
     assert dict(session) == {"a": 1} and "a" in session and len(session) == 1
     assert not session.is_changed
+    assert repr(session) == "<Session [new:False, changed:False, created:123] {'a': 1}>"
     session["b"] = 2
     assert session.is_changed
+    assert abs(session.created - time.time()) < 60  # a write dates the session anew
     with pytest.raises(RuntimeError, match="not new"):
         session.set_new_identity("other")
     session.invalidate()
@@ -429,6 +464,16 @@ def test_session_mapping_and_flags() -> None:
     fresh = Session(None, data=None, new=True)
     fresh.set_new_identity("k")
     assert fresh.identity == "k" and abs(fresh.created - time.time()) < 60
+
+
+def test_session_data_rules_of_aiohttp_session() -> None:
+    # Data older than max_age is not loaded; {} means "nothing stored": new, no identity.
+    data: SessionData = {"created": 100, "session": {"a": 1}}
+    assert dict(Session("k", data=data, new=False, max_age=10, now=110)) == {"a": 1}
+    assert dict(Session("k", data=data, new=False, max_age=10, now=111)) == {}
+    assert dict(Session("k", data=data, new=False, now=10**10)) == {"a": 1}
+    nothing = Session("k", data={}, new=False)
+    assert (nothing.identity, nothing.new, nothing.empty) == (None, True, True)
 
 
 async def test_simple_cookie_storage_is_for_tests_and_says_so(aiohttp_client: Any) -> None:
