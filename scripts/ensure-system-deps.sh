@@ -2,6 +2,7 @@
 # System packages the test suite drives (Debian/Ubuntu):
 #   - postgresql          the polls example's tests start a throwaway cluster from its binaries
 #   - chromium, chromium-driver   the polls example's browser test (headless)
+#   - memcached           heron.sessions' MemcachedStorage tests start a private one
 #
 # Idempotent and fast when everything is present (no apt call at all).  As root with apt-get it
 # installs what is missing; otherwise it says what is missing and exits 0: the tests that need a
@@ -24,6 +25,7 @@ have_chromium() {
 missing=""
 have_postgres || missing="$missing postgresql"
 have_chromium || missing="$missing chromium chromium-driver"
+command -v memcached >/dev/null 2>&1 || missing="$missing memcached"
 
 if [ -z "$missing" ]; then
     exit 0

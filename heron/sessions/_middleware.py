@@ -90,14 +90,13 @@ def session_middleware(storage: AbstractStorage) -> _Middleware:
         if not bridged:  # aiohttp_session may be imported after the app was built
             bridged = bridge_aiohttp_session()
         request[STORAGE_KEY] = storage
-        raised = False
+        raised: web.HTTPException | None = None
         response: Any
         try:
             response = await handler(request)
         except web.HTTPException as exc:
             # Redirects after a log-in are raised: they must carry the cookie too.
-            response = exc
-            raised = True
+            response = raised = exc
         if not isinstance(response, web.StreamResponse):
             raise RuntimeError(f"Expected a response from the handler, got {type(response)!r}")
         session: Any = request.get(SESSION_KEY)
@@ -119,8 +118,8 @@ def session_middleware(storage: AbstractStorage) -> _Middleware:
         if isinstance(session, Session) and session.is_changed:
             await storage.save_session(request, response, session)
             session._mark_saved()
-        if raised:
-            raise response
+        if raised is not None:
+            raise raised
         return response
 
     return sessions

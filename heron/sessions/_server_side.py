@@ -32,7 +32,8 @@ class ServerSideStorage(AbstractStorage):
     """Keeps each session under ``"<cookie_name>_<key>"`` on a server, with its ``max_age`` as
     the server's expiry.  A key the server does not know is never adopted: the session saved
     for that client gets a fresh one.  When :func:`heron.sessions.new_session` rotates a
-    session, or it is invalidated, its old key is deleted from the server.
+    session, its old key is deleted from the server; an invalidated session's key keeps
+    ``{}`` (aiohttp_session's way), which never loads as a session again.
     """
 
     def __init__(
@@ -83,16 +84,22 @@ class ServerSideStorage(AbstractStorage):
         self, request: web.Request, response: web.StreamResponse, session: Session
     ) -> None:
         previous = self._cookie_key(request)
-        if session.identity is None:
-            session.set_new_identity(self._key_factory())
-        key = str(session.identity)
-        if previous is not None and previous != key:
-            await self._delete(self._server_key(previous))
         max_age = session.max_age
+        key = None if session.identity is None else str(session.identity)
         if session.empty:
-            await self._delete(self._server_key(key))
+            if key is not None:
+                # As aiohttp_session: the key now holds "{}", which loads as no session
+                # (new, without the key), so the key is never used again.
+                await self._set(self._server_key(key), self._encoder({}), max_age)
+            if previous is not None and previous != key:
+                await self._delete(self._server_key(previous))
             self.save_cookie(response, "", max_age=max_age)
             return
+        if key is None:
+            key = self._key_factory()
+            session.set_new_identity(key)
+        if previous is not None and previous != key:
+            await self._delete(self._server_key(previous))
         payload = session._to_data(self.now())
         payload["max_age"] = max_age
         await self._set(self._server_key(key), self._encoder(payload), max_age)

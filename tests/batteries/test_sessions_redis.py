@@ -160,15 +160,24 @@ async def test_new_session_rotates_key_and_deletes_the_old_one(
         assert (await resp.json())["new"] is True
 
 
-async def test_invalidate_deletes_key_and_cookie(aiohttp_client: Any, redis: Redis) -> None:
-    client = await aiohttp_client(redis_app(RedisStorage(redis)))
+async def test_invalidate_empties_the_key_for_good_and_deletes_the_cookie(
+    aiohttp_client: Any, redis: Redis
+) -> None:
+    client = await aiohttp_client(redis_app(RedisStorage(redis, max_age=300)))
     async with client.post("/login") as resp:
         key = session_cookie(resp)
     async with client.post("/logout") as resp:
         assert "Max-Age=0" in set_cookie_headers(resp)[0]
-    assert await redis.exists(f"AIOHTTP_SESSION_{key}") == 0
-    async with client.get("/show") as resp:
-        assert (await resp.json())["new"] is True
+    # aiohttp_session's tombstone: "{}" under the key, expiring like the session would.
+    assert await redis.get(f"AIOHTTP_SESSION_{key}") == b"{}"
+    assert 0 < await redis.ttl(f"AIOHTTP_SESSION_{key}") <= 300
+    replay = await aiohttp_client(client.server, cookie_jar=DummyCookieJar())
+    cookie = {"Cookie": f"AIOHTTP_SESSION={key}"}
+    async with replay.get("/show", headers=cookie) as resp:
+        assert await resp.json() == {"data": {}, "new": True}
+    async with replay.get("/count", headers=cookie) as resp:
+        assert (await resp.json())["identity"] != key  # the emptied key is never reused
+    assert await redis.exists(f"AIOHTTP_SESSION_{key}") == 0  # and is gone once replaced
 
 
 def test_storage_needs_an_asyncio_client() -> None:
