@@ -19,8 +19,8 @@ What it provides:
   :data:`APP_KEY`.  ``enable_async=True`` makes every render use Jinja2's async mode, so
   templates may call ``async`` functions.
 * :func:`template` decorates a handler (function or class-based view method) that returns a
-  mapping: the mapping is rendered into a ``text/html`` response.  A handler may still return
-  any ``StreamResponse``, which passes through untouched.
+  mapping (or ``None``, an empty context): it is rendered into a ``text/html`` response.  A
+  handler may still return any ``StreamResponse``, which passes through untouched.
 * :func:`render_template` / :func:`render_template_async` build a response;
   :func:`render_string` / :func:`render_string_async` give the text.
 * Context processors: ``setup(app, context_processors=[...])`` installs a middleware that
@@ -30,7 +30,9 @@ What it provides:
   and ``static("css/site.css")``.  ``static`` uses ``app[static_root_key]`` when set (like
   aiohttp_jinja2), else the static resource named ``"static"`` of the router.
 * A missing template, or a context that is not a mapping, is a 500 with the cause logged on
-  the ``heron.templating`` logger.
+  the ``heron.templating`` logger (and given as the 500's text and reason phrase).
+* ``url()`` takes ``str`` and ``int`` values for the route's parts; anything else (``True``,
+  ``1.5``, ``None``) is a ``TypeError`` rather than a URL with ``True`` in it.
 """
 
 from __future__ import annotations
@@ -171,10 +173,17 @@ def _url_helper(
         resource = app.router[route_name]
     except KeyError:
         raise jinja2.TemplateRuntimeError(f"url(): no route named {route_name!r}") from None
-    url: URL = resource.url_for(**{key: str(value) for key, value in parts.items()})
+    url: URL = resource.url_for(**{key: _url_part(key, value) for key, value in parts.items()})
     if query_:
         url = url.with_query(query_)
     return str(url)
+
+
+def _url_part(key: str, value: Any) -> str:
+    # A str (or subclass) or an exact int: a bool or a float in a URL is almost always a bug.
+    if isinstance(value, str) or type(value) is int:
+        return str(value)
+    raise TypeError(f"argument value should be str or int, got {key} -> [{type(value)}] {value!r}")
 
 
 @jinja2.pass_context
@@ -199,6 +208,12 @@ def _static_helper(context: jinja2.runtime.Context, static_file_path: str) -> st
 # ---------------------------------------------------------------------- rendering
 
 
+def _server_error(text: str) -> HTTPInternalServerError:
+    """A 500 that says why, in its text and (when it fits in a status line) its reason."""
+    reason = text if "\r" not in text and "\n" not in text else None
+    return HTTPInternalServerError(reason=reason, text=text)
+
+
 def _environment(request: Request, app_key: AppKey[jinja2.Environment]) -> jinja2.Environment:
     env = request.config_dict.get(app_key)
     if env is None:
@@ -207,7 +222,7 @@ def _environment(request: Request, app_key: AppKey[jinja2.Environment]) -> jinja
             "call heron.templating.setup(..., app_key=app_key) first"
         )
         logger.error(text)
-        raise HTTPInternalServerError(text=text)
+        raise _server_error(text)
     return cast(jinja2.Environment, env)
 
 
@@ -222,11 +237,11 @@ def _prepare(
         template = env.get_template(template_name)
     except jinja2.TemplateNotFound as exc:
         logger.error("Template %r not found (%s %s)", template_name, request.method, request.path)
-        raise HTTPInternalServerError(text=f"Template '{exc.name}' not found") from exc
+        raise _server_error(f"Template '{template_name}' not found") from exc
     if not isinstance(context, Mapping):
         text = f"context should be mapping, not {type(context)!r}"
         logger.error("Cannot render %r: %s", template_name, text)
-        raise HTTPInternalServerError(text=text)
+        raise _server_error(text)
     gathered = request.get(REQUEST_CONTEXT_KEY)
     if gathered:
         context = {**gathered, **context}
@@ -257,6 +272,10 @@ async def render_string_async(
     return await template.render_async(full_context)
 
 
+def _or_empty(context: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return {} if context is None else context
+
+
 def _response(text: str, encoding: str, status: int) -> Response:
     response = Response(status=status)
     response.content_type = "text/html"
@@ -268,28 +287,28 @@ def _response(text: str, encoding: str, status: int) -> Response:
 def render_template(
     template_name: str,
     request: Request,
-    context: Mapping[str, Any],
+    context: Mapping[str, Any] | None,
     *,
     app_key: AppKey[jinja2.Environment] = APP_KEY,
     encoding: str = "utf-8",
     status: int = 200,
 ) -> Response:
-    """A ``text/html`` response with ``template_name`` rendered."""
-    text = render_string(template_name, request, context, app_key=app_key)
+    """A ``text/html`` response with ``template_name`` rendered (``None``: no context)."""
+    text = render_string(template_name, request, _or_empty(context), app_key=app_key)
     return _response(text, encoding, status)
 
 
 async def render_template_async(
     template_name: str,
     request: Request,
-    context: Mapping[str, Any],
+    context: Mapping[str, Any] | None,
     *,
     app_key: AppKey[jinja2.Environment] = APP_KEY,
     encoding: str = "utf-8",
     status: int = 200,
 ) -> Response:
     """:func:`render_template` for an environment made with ``enable_async=True``."""
-    text = await render_string_async(template_name, request, context, app_key=app_key)
+    text = await render_string_async(template_name, request, _or_empty(context), app_key=app_key)
     return _response(text, encoding, status)
 
 
@@ -303,8 +322,9 @@ def template(
     """Render the mapping a handler returns with ``template_name``.
 
     Works on ``async def handler(request)`` and on methods of class-based views.  A handler
-    that returns a ``StreamResponse`` (a redirect, say) bypasses the template.  Renders
-    asynchronously when the environment has ``enable_async=True``.
+    that returns ``None`` renders the template with an empty context; one that returns a
+    ``StreamResponse`` (a redirect, say) bypasses the template.  Renders asynchronously
+    when the environment has ``enable_async=True``.
     """
 
     def wrapper(func: _F) -> _F:

@@ -1,7 +1,7 @@
 """heron.jobs: bounded background jobs per application, with aiojobs' API.
 
-``from aiojobs.aiohttp import setup, spawn, atomic`` becomes
-``from heron.jobs import setup, spawn, atomic`` (and ``aiojobs.Scheduler`` is
+``from aiojobs.aiohttp import setup, spawn, shield, atomic`` becomes
+``from heron.jobs import setup, spawn, shield, atomic`` (and ``aiojobs.Scheduler`` is
 ``heron.jobs.Scheduler``).  See docs/jobs.md.
 """
 
@@ -14,6 +14,7 @@ from ._web import (
     get_scheduler_from_app,
     get_scheduler_from_request,
     setup,
+    shield,
     spawn,
 )
 
@@ -27,5 +28,6 @@ __all__ = (
     "get_scheduler_from_app",
     "get_scheduler_from_request",
     "setup",
+    "shield",
     "spawn",
 )

@@ -14,62 +14,62 @@ __all__ = ("Job",)
 
 T = TypeVar("T")
 
-_PENDING, _ACTIVE, _DONE = "pending", "active", "closed"
-
 
 class Job(Generic[T]):
     """A coroutine handed to a scheduler: pending (queued), then active, then closed.
 
     Awaiting :meth:`wait` never cancels the job: if the waiter is cancelled (say, the
     client of the handler that waits disconnected), the job runs on.  A failure nobody
-    is waiting for goes to the scheduler's exception handler, which logs it with the
-    job's name.
+    waits for (or closes the job for) goes to the scheduler's exception handler.
     """
 
     __slots__ = (
+        "_closed",
         "_context",
         "_coro",
-        "_exception",
+        "_coro_name",
+        "_explicit",
         "_finished",
         "_name",
-        "_result",
         "_scheduler",
-        "_state",
         "_task",
-        "_waiters",
-        "_was_cancelled",
     )
 
-    def __init__(self, coro: Coroutine[Any, Any, T], scheduler: Scheduler, name: str) -> None:
-        self._coro = coro
+    def __init__(
+        self, coro: Coroutine[Any, Any, T], scheduler: Scheduler, name: str | None = None
+    ) -> None:
+        self._coro: Coroutine[Any, Any, T] | None = coro
+        self._coro_name = str(getattr(coro, "__qualname__", None) or type(coro).__name__)
         self._scheduler = scheduler
         self._name = name
-        self._state = _PENDING
         # Run with the context of the code that spawned it, even if started later.
-        self._context = contextvars.copy_context()
-        self._task: asyncio.Task[None] | None = None
+        self._context: contextvars.Context | None = contextvars.copy_context()
+        self._task: asyncio.Task[T] | None = None
         self._finished = asyncio.Event()
-        self._result: T | None = None
-        self._exception: BaseException | None = None
-        self._was_cancelled = False
-        self._waiters = 0
+        self._closed = False
+        # Someone awaits the outcome (wait() or close()): a failure is theirs, not the
+        # exception handler's.
+        self._explicit = False
 
     def __repr__(self) -> str:
-        return f"<Job {self._name!r} {self._state}>"
+        state = "closed " if self._closed else "pending " if self._task is None else ""
+        name = self.get_name()
+        named = f"{name!r} " if name is not None else ""
+        return f"<Job {state}{named}coro=<{self._coro_name}>>"
 
     # ------------------------------------------------------------------ state
 
     @property
-    def name(self) -> str:
-        """The job's name (used in log messages)."""
-        return self._name
+    def name(self) -> str | None:
+        """The job's name: the one given to ``spawn``, else its task's (``Task-N``)."""
+        return self.get_name()
 
-    def get_name(self) -> str:
-        """The job's name (aiojobs' spelling)."""
-        return self._name
+    def get_name(self) -> str | None:
+        """The job's name (``None`` for an unnamed job that has not started)."""
+        return self._task.get_name() if self._task is not None else self._name
 
     def set_name(self, name: str) -> None:
-        """Rename the job."""
+        """Rename the job (and its task)."""
         self._name = name
         if self._task is not None:
             self._task.set_name(name)
@@ -77,17 +77,17 @@ class Job(Generic[T]):
     @property
     def active(self) -> bool:
         """Running now."""
-        return self._state == _ACTIVE
+        return not self._closed and self._task is not None
 
     @property
     def pending(self) -> bool:
         """Queued: the scheduler's limit of active jobs was reached when it was spawned."""
-        return self._state == _PENDING
+        return not self._closed and self._task is None
 
     @property
     def closed(self) -> bool:
-        """Finished, failed, cancelled or discarded."""
-        return self._state == _DONE
+        """Finished, failed, cancelled or discarded (or being cancelled)."""
+        return self._closed
 
     # ------------------------------------------------------------------ waiting and closing
 
@@ -95,86 +95,87 @@ class Job(Generic[T]):
         """The job's result (or its exception), waiting up to ``timeout`` seconds.
 
         On timeout the job is closed and ``asyncio.TimeoutError`` is raised.  A job that
-        was cancelled (closed) raises ``asyncio.CancelledError``.
+        was cancelled (closed) raises ``asyncio.CancelledError``.  Cancelling the waiter
+        does not cancel the job.
         """
         if not self._finished.is_set():
-            timed_out = False
-            self._waiters += 1
+            self._explicit = True
+            waiter = asyncio.ensure_future(self._finished.wait())
             try:
-                await asyncio.wait_for(self._finished.wait(), timeout)
-            except asyncio.TimeoutError:
-                timed_out = True
+                done, _ = await asyncio.wait((waiter,), timeout=timeout)
             finally:
-                self._waiters -= 1
-            if timed_out:
-                await self.close()
-                raise asyncio.TimeoutError(f"Job {self._name!r} did not finish in {timeout:g}s")
+                waiter.cancel()
+            if not done:
+                await self._close(self._scheduler.close_timeout)
+                raise asyncio.TimeoutError(f"{self!r} did not finish in {timeout:g}s")
         return self._outcome()
 
     async def close(self, *, timeout: float | None = None) -> None:
         """Cancel the job and wait up to ``timeout`` seconds (default: the scheduler's
-        ``cancel_timeout``) for it to stop; ``asyncio.TimeoutError`` if it does not."""
-        if self._state == _DONE:
+        ``close_timeout``) for it to stop: ``asyncio.TimeoutError`` if it does not, and
+        the job's exception if it had failed."""
+        if self._closed:
             return
-        if self._state == _PENDING:
+        self._explicit = True
+        await self._close(self._scheduler.close_timeout if timeout is None else timeout)
+
+    async def _close(self, timeout: float | None) -> None:
+        self._closed = True
+        task = self._task
+        if task is None:
             self._discard()
             return
-        task = self._task
-        assert task is not None
         task.cancel()
-        limit = self._scheduler.cancel_timeout if timeout is None else timeout
-        done, _ = await asyncio.wait((task,), timeout=limit)
+        done, _ = await asyncio.wait((task,), timeout=timeout)
         if not done:
-            raise asyncio.TimeoutError(f"Job {self._name!r} did not stop within {limit:g}s")
+            error = asyncio.TimeoutError(f"{self!r} did not stop within {timeout:g}s")
+            if self._explicit:
+                raise error
+            self._scheduler.call_exception_handler(
+                {"message": "Job closing timed out", "job": self, "exception": error}
+            )
+            return
+        if not task.cancelled() and self._explicit:
+            exc = task.exception()
+            if exc is not None:
+                raise exc
 
     def _outcome(self) -> T:
-        if self._exception is not None:
-            raise self._exception
-        if self._was_cancelled:
-            raise asyncio.CancelledError(f"Job {self._name!r} was cancelled")
-        return self._result  # type: ignore[return-value]
+        task = self._task
+        if task is None:
+            raise asyncio.CancelledError(f"{self!r} was closed before it started")
+        return task.result()  # its exception, or CancelledError, if that is the outcome
 
     # ------------------------------------------------------------------ driven by the scheduler
 
     def _start(self) -> None:
+        coro, context = self._coro, self._context
+        assert coro is not None and context is not None
+        self._coro = self._context = None
         loop = asyncio.get_running_loop()
-        self._state = _ACTIVE
-        self._task = self._context.run(loop.create_task, self._run(), name=self._name)
+        # A task created inside context.run() runs in (a copy of) that context.
+        self._task = context.run(loop.create_task, coro, name=self._name)
+        self._task.add_done_callback(self._done)
 
     def _discard(self) -> None:
-        """Drop a pending job without running it."""
-        self._coro.close()
-        self._was_cancelled = True
-        self._finish()
-
-    async def _run(self) -> None:
-        try:
-            self._result = await self._coro
-        except asyncio.CancelledError:
-            self._was_cancelled = True
-            self._finish()
-            raise
-        except Exception as exc:
-            self._exception = exc
-            self._finish()
-        except BaseException as exc:  # KeyboardInterrupt, SystemExit: record, then let go
-            self._exception = exc
-            self._finish()
-            raise
-        else:
-            self._finish()
-
-    def _finish(self) -> None:
-        if self._state == _DONE:
-            return
-        was_pending = self._state == _PENDING
-        self._state = _DONE
+        """Drop a job that never started."""
+        self._closed = True
+        if self._coro is not None:
+            self._coro.close()
+            self._coro = self._context = None
         self._finished.set()
-        self._coro = None  # type: ignore[assignment]
-        self._context = None  # type: ignore[assignment]
-        self._scheduler._job_done(self, was_pending=was_pending)
-        exc = self._exception
-        if exc is not None and not self._waiters:
+        self._scheduler._job_done(self)
+
+    def _done(self, task: asyncio.Task[T]) -> None:
+        # Runs however the task ended, even cancelled before its first step: the
+        # scheduler's slot is freed here, and only here.
+        self._closed = True
+        self._finished.set()
+        self._scheduler._job_done(self)
+        if task.cancelled():
+            return
+        exc = task.exception()  # also marks it retrieved
+        if exc is not None and not self._explicit:
             self._scheduler.call_exception_handler(
                 {"message": "Job processing failed", "job": self, "exception": exc}
             )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Collection, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from ._job import Job
@@ -18,57 +18,59 @@ log = logging.getLogger("heron.jobs")
 T = TypeVar("T")
 ExceptionHandler = Callable[["Scheduler", dict[str, Any]], None]
 
-DEFAULT_CLOSE_TIMEOUT = 60.0
-DEFAULT_CANCEL_TIMEOUT = 1.0
+DEFAULT_WAIT_TIMEOUT = 60.0
+DEFAULT_CLOSE_TIMEOUT = 0.1
 
 
 class Scheduler(Collection[Job[Any]]):
-    """A bounded set of background jobs.
+    """A bounded set of background jobs (aiojobs' ``Scheduler``).
 
     * ``limit``: jobs active at once (``None``: no limit); more are queued as pending.
-    * ``pending_limit``: jobs queued at most; ``spawn`` then waits for room (it raises
-      ``RuntimeError`` if the scheduler closes meanwhile).
-    * ``close_timeout``: how long :meth:`wait_and_close` (run at application shutdown)
-      lets the active and pending jobs finish before cancelling what is left.
-    * ``cancel_timeout``: how long a cancelled job may take to unwind before it is
-      reported as stuck and abandoned.
-    * ``exception_handler(scheduler, context)``: receives failures nobody awaited; the
-      default logs them on the ``heron.jobs`` logger with the job's name.
+    * ``pending_limit``: jobs queued at most (``0``: no limit); ``spawn`` then waits for
+      room (it raises ``RuntimeError`` if the scheduler closes meanwhile).
+    * ``wait_timeout``: how long :meth:`wait_and_close` (run at application cleanup) lets
+      the active and pending jobs finish before closing (``None``: no limit).
+    * ``close_timeout``: how long a cancelled job may take to unwind before it is reported
+      as stuck (``None``: no limit).
+    * ``exception_handler(scheduler, context)``: receives failures nobody awaited and jobs
+      that ignored cancellation; by default the event loop's exception handler does.
     """
 
     def __init__(
         self,
         *,
+        close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
         limit: int | None = 100,
         pending_limit: int = 10000,
-        close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
-        cancel_timeout: float = DEFAULT_CANCEL_TIMEOUT,
         exception_handler: ExceptionHandler | None = None,
     ) -> None:
+        if exception_handler is not None and not callable(exception_handler):
+            raise TypeError(f"exception_handler must be callable or None: {exception_handler!r}")
         if limit is not None and limit < 1:
             raise ValueError("limit must be at least 1 (or None for no limit)")
-        if pending_limit < 1:
-            raise ValueError("pending_limit must be at least 1: the queue is bounded")
-        if close_timeout < 0 or cancel_timeout < 0:
-            raise ValueError("timeouts must not be negative")
+        if pending_limit < 0:
+            raise ValueError("pending_limit must be at least 0 (0: no limit)")
+        for timeout in (close_timeout, wait_timeout):
+            if timeout is not None and timeout < 0:
+                raise ValueError("timeouts must not be negative")
         self._limit = limit
         self._pending_limit = pending_limit
         self._close_timeout = close_timeout
-        self._cancel_timeout = cancel_timeout
+        self._wait_timeout = wait_timeout
         self._exception_handler = exception_handler
-        self._jobs: set[Job[Any]] = set()
+        self._jobs: set[Job[Any]] = set()  # pending and active
         self._pending: deque[Job[Any]] = deque()
+        self._shields: set[asyncio.Future[Any]] = set()
         self._room_waiters: deque[asyncio.Future[None]] = deque()
-        self._active_count = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        self._count = 0
 
     def __repr__(self) -> str:
-        state = " closed" if self._closed else " closing" if self._closing else ""
-        return f"<Scheduler{state} active={self.active_count} pending={self.pending_count}>"
+        state = "closed " if self._closed else ""
+        return f"<Scheduler {state}jobs={len(self)}>"
 
     # ------------------------------------------------------------------ collection
 
@@ -90,23 +92,23 @@ class Scheduler(Collection[Job[Any]]):
 
     @property
     def pending_limit(self) -> int:
-        """Jobs that may wait in the queue."""
+        """Jobs that may wait in the queue (0: no limit)."""
         return self._pending_limit
 
     @property
-    def close_timeout(self) -> float:
-        """Seconds jobs get to finish at close before they are cancelled."""
+    def close_timeout(self) -> float | None:
+        """Seconds a cancelled job gets to unwind."""
         return self._close_timeout
 
     @property
-    def cancel_timeout(self) -> float:
-        """Seconds a cancelled job gets to unwind."""
-        return self._cancel_timeout
+    def wait_timeout(self) -> float | None:
+        """Seconds :meth:`wait_and_close` lets jobs finish before closing."""
+        return self._wait_timeout
 
     @property
     def active_count(self) -> int:
         """Jobs running now."""
-        return self._active_count
+        return len(self._jobs) - len(self._pending)
 
     @property
     def pending_count(self) -> int:
@@ -115,8 +117,8 @@ class Scheduler(Collection[Job[Any]]):
 
     @property
     def closed(self) -> bool:
-        """True once the scheduler stopped accepting jobs."""
-        return self._closing
+        """True once :meth:`close` began: no more jobs are accepted."""
+        return self._closed
 
     @property
     def exception_handler(self) -> ExceptionHandler | None:
@@ -127,29 +129,44 @@ class Scheduler(Collection[Job[Any]]):
 
     async def spawn(self, coro: Coroutine[Any, Any, T], name: str | None = None) -> Job[T]:
         """Start ``coro`` as a job now, or queue it if ``limit`` jobs are active."""
-        if self._closing:
+        if self._closed:
             coro.close()
             raise RuntimeError("Scheduling a new job after closing")
-        while not self._has_slot() and len(self._pending) >= self._pending_limit:
+        self._bind_loop()
+        while not self._has_slot() and self._queue_full():
             await self._wait_for_room(coro)
-        self._count += 1
-        job: Job[T] = Job(coro, self, name or f"{_coro_name(coro)}#{self._count}")
+        job: Job[T] = Job(coro, self, name)
+        start = self._has_slot()
         self._jobs.add(job)
         self._idle.clear()
-        if self._has_slot():
-            self._activate(job)
+        if start:
+            job._start()
         else:
             self._pending.append(job)
         return job
 
-    async def shield(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` as a job and return its result; cancelling the caller does not
-        cancel the job."""
-        job = await self.spawn(coro)
-        return await job.wait()
+    def shield(self, arg: Awaitable[T]) -> asyncio.Future[T]:
+        """``asyncio.shield`` that the scheduler knows of: cancelling the caller does not
+        cancel ``arg``, and :meth:`wait_and_close` waits for it (``close`` cancels it)."""
+        inner = asyncio.ensure_future(arg)
+        if inner.done():
+            return inner
+        self._shields.add(inner)
+        inner.add_done_callback(self._shields.discard)
+        return asyncio.shield(inner)
+
+    def _bind_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise RuntimeError(f"{self!r} is bound to a different event loop")
 
     def _has_slot(self) -> bool:
-        return self._limit is None or self._active_count < self._limit
+        return self._limit is None or self.active_count < self._limit
+
+    def _queue_full(self) -> bool:
+        return 0 < self._pending_limit <= len(self._pending)
 
     async def _wait_for_room(self, coro: Coroutine[Any, Any, Any]) -> None:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -162,7 +179,7 @@ class Scheduler(Collection[Job[Any]]):
         finally:
             if waiter in self._room_waiters:
                 self._room_waiters.remove(waiter)
-        if self._closing:
+        if self._closed:
             coro.close()
             raise RuntimeError("Scheduling a new job after closing")
 
@@ -173,59 +190,43 @@ class Scheduler(Collection[Job[Any]]):
                 waiter.set_result(None)
                 count -= 1
 
-    def _activate(self, job: Job[Any]) -> None:
-        self._active_count += 1
-        job._start()
-
-    def _job_done(self, job: Job[Any], *, was_pending: bool) -> None:
-        """Called by a job as it finishes, fails, is cancelled or discarded."""
+    def _job_done(self, job: Job[Any]) -> None:
+        """Called once by each job as it ends, however it ends (or is discarded)."""
+        if job not in self._jobs:
+            return
         self._jobs.discard(job)
-        if was_pending:
-            self._pending.remove(job)  # only at close, or when a queued job is closed
-        else:
-            self._active_count -= 1
-        started = 0
+        if job in self._pending:
+            self._pending.remove(job)  # closed while queued
+        freed = 1
         while not self._closed and self._pending and self._has_slot():
-            self._activate(self._pending.popleft())
-            started += 1
-        self._wake_room_waiters(started + (1 if was_pending else 0))
+            self._pending.popleft()._start()
+        self._wake_room_waiters(freed)
         if not self._jobs:
             self._idle.set()
 
     # ------------------------------------------------------------------ failures
 
     def call_exception_handler(self, context: dict[str, Any]) -> None:
-        """Report a failure: to the custom handler, else to the ``heron.jobs`` log."""
+        """Report a failure: to the custom handler, else to the event loop's handler."""
         handler = self._exception_handler
-        if handler is not None:
-            try:
-                handler(self, context)
-            except Exception:
-                log.exception("Exception handler of %r failed on %s", self, context)
+        if handler is None:
+            asyncio.get_running_loop().call_exception_handler(context)
             return
-        job = context.get("job")
-        name = job.name if isinstance(job, Job) else "?"
-        exc = context.get("exception")
-        log.error(
-            "%s: job %r",
-            context.get("message", "Job failed"),
-            name,
-            exc_info=(type(exc), exc, exc.__traceback__)
-            if isinstance(exc, BaseException)
-            else None,
-        )
+        try:
+            handler(self, context)
+        except Exception:
+            log.exception("Exception handler of %r failed on %s", self, context)
 
     # ------------------------------------------------------------------ closing
 
     async def wait_and_close(self, timeout: float | None = None) -> None:
-        """Stop accepting jobs, let active and pending ones finish for up to ``timeout``
-        seconds (default ``close_timeout``), then cancel the rest (see :meth:`close`)."""
-        self._closing = True
-        self._wake_room_waiters(len(self._room_waiters))
-        limit = self._close_timeout if timeout is None else timeout
-        if self._jobs:
+        """Let active and pending jobs (and shielded calls) finish for up to ``timeout``
+        seconds (default ``wait_timeout``), then :meth:`close`.  Jobs spawned meanwhile
+        (by the jobs themselves, say) are waited for too."""
+        limit = self._wait_timeout if timeout is None else timeout
+        if self._jobs or self._shields:
             try:
-                await asyncio.wait_for(self._idle.wait(), limit)
+                await asyncio.wait_for(self._all_done(), limit)
             except asyncio.TimeoutError:
                 log.warning(
                     "%d job(s) still running and %d pending %gs after closing began: "
@@ -236,33 +237,31 @@ class Scheduler(Collection[Job[Any]]):
                 )
         await self.close()
 
+    async def _all_done(self) -> None:
+        while self._jobs or self._shields:
+            await self._idle.wait()
+            if self._shields:
+                await asyncio.wait(list(self._shields))
+
     async def close(self) -> None:
-        """Cancel every job now: pending ones are dropped, active ones get
-        ``cancel_timeout`` seconds to unwind.  Each is logged by name."""
-        self._closing = True
+        """Cancel every job now: pending ones are dropped, active ones (and shielded calls)
+        get ``close_timeout`` seconds to unwind.  Each is logged by name."""
+        if self._closed:
+            return
         self._closed = True
         self._wake_room_waiters(len(self._room_waiters))
         while self._pending:
             job = self._pending[0]
-            log.warning("Job %r discarded at close: it never started", job.name)
+            log.warning("Job %r discarded at close: it never started", _label(job))
             job._discard()
-        running = [job for job in self._jobs if job.active]
-        tasks = []
+        running = [job for job in self._jobs if not job.closed]
         for job in running:
-            log.warning("Job %r cancelled at close: it was still running", job.name)
-            task = job._task
-            assert task is not None
-            task.cancel()
-            tasks.append(task)
-        if tasks:
-            _, stuck = await asyncio.wait(tasks, timeout=self._cancel_timeout)
-            for job in running:
-                if job._task in stuck:
-                    log.error(
-                        "Job %r ignored cancellation for %gs: abandoned",
-                        job.name,
-                        self._cancel_timeout,
-                    )
+            log.warning("Job %r cancelled at close: it was still running", _label(job))
+        for shielded in self._shields:
+            shielded.cancel()
+        closing = [job._close(self._close_timeout) for job in running]
+        shields = [asyncio.wait((f,), timeout=self._close_timeout) for f in self._shields]
+        await asyncio.gather(*closing, *shields, return_exceptions=True)
         self._jobs.clear()
         self._idle.set()
 
@@ -273,5 +272,5 @@ class Scheduler(Collection[Job[Any]]):
         await self.wait_and_close()
 
 
-def _coro_name(coro: Coroutine[Any, Any, Any]) -> str:
-    return str(getattr(coro, "__qualname__", None) or type(coro).__name__)
+def _label(job: Job[Any]) -> str:
+    return job.get_name() or repr(job)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ __all__ = (
     "get_scheduler_from_app",
     "get_scheduler_from_request",
     "setup",
+    "shield",
     "spawn",
 )
 
@@ -27,11 +29,11 @@ SCHEDULER_KEY = web.AppKey("heron.jobs.scheduler", Scheduler)
 
 
 def setup(app: web.Application, **kwargs: Any) -> None:
-    """Give ``app`` a :class:`Scheduler` (``limit``, ``pending_limit``, ``close_timeout``,
-    ``cancel_timeout``, ``exception_handler``).
+    """Give ``app`` a :class:`Scheduler` (``limit``, ``pending_limit``, ``wait_timeout``,
+    ``close_timeout``, ``exception_handler``).
 
     At application cleanup (after in-flight requests are done) the scheduler waits up to
-    ``close_timeout`` seconds for its jobs, then cancels and logs whatever is left.
+    ``wait_timeout`` seconds for its jobs, then cancels and logs whatever is left.
     """
     scheduler = Scheduler(**kwargs)
     app[SCHEDULER_KEY] = scheduler
@@ -66,6 +68,11 @@ async def spawn(
 ) -> Job[T]:
     """Run ``coro`` in the background on the application's scheduler."""
     return await get_scheduler(request).spawn(coro, name=name)
+
+
+def shield(request: web.Request, arg: Awaitable[T]) -> asyncio.Future[T]:
+    """Run ``arg`` to the end even if the handler is cancelled (see :meth:`Scheduler.shield`)."""
+    return get_scheduler(request).shield(arg)
 
 
 def atomic(handler: Callable[[Any], Awaitable[R]]) -> Callable[[Any], Coroutine[Any, Any, R]]:

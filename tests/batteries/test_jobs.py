@@ -4,6 +4,7 @@ handlers surviving a client that disconnects, and graceful shutdown with 50 jobs
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import time
@@ -19,6 +20,7 @@ from heron.jobs import (
     get_scheduler,
     get_scheduler_from_app,
     setup,
+    shield,
     spawn,
 )
 
@@ -226,7 +228,7 @@ async def test_wait_returns_result_raises_failure_and_times_out() -> None:
 
 
 async def test_close_cancels_and_reports_a_job_that_ignores_cancellation() -> None:
-    scheduler = Scheduler(cancel_timeout=5)
+    scheduler = Scheduler(close_timeout=5)
     cancelled = asyncio.Event()
     let_go = asyncio.Event()
 
@@ -251,7 +253,7 @@ async def test_close_cancels_and_reports_a_job_that_ignores_cancellation() -> No
     await scheduler.close()
 
 
-async def test_unawaited_failure_is_logged_with_the_job_name(
+async def test_unawaited_failure_goes_to_the_loops_handler_with_the_job_name(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     scheduler = Scheduler()
@@ -261,12 +263,15 @@ async def test_unawaited_failure_is_logged_with_the_job_name(
         failed.set()
         raise KeyError("lost")
 
-    caplog.set_level(logging.ERROR, "heron.jobs")
+    # By default the event loop's exception handler gets it (as in aiojobs): the default
+    # one logs it on the asyncio logger, the job's name and traceback included.
+    caplog.set_level(logging.ERROR, "asyncio")
     await scheduler.spawn(fail(), name="nightly-report")
     await wait_event(failed)
     await asyncio.sleep(0)
     await scheduler.close()
     (record,) = [r for r in caplog.records if "nightly-report" in r.getMessage()]
+    assert "Job processing failed" in record.getMessage()
     assert record.exc_info is not None and record.exc_info[0] is KeyError
 
     seen: list[dict[str, Any]] = []
@@ -294,12 +299,155 @@ async def test_jobs_run_in_the_spawners_context() -> None:
 
 
 def test_scheduler_arguments_are_checked() -> None:
-    with pytest.raises(ValueError, match="bounded"):
-        Scheduler(pending_limit=0)
+    with pytest.raises(ValueError, match="pending_limit"):
+        Scheduler(pending_limit=-1)
     with pytest.raises(ValueError, match="limit"):
         Scheduler(limit=0)
-    scheduler = Scheduler(limit=None, close_timeout=3, cancel_timeout=2)
-    assert (scheduler.limit, scheduler.close_timeout, scheduler.cancel_timeout) == (None, 3, 2)
+    with pytest.raises(TypeError, match="callable"):
+        Scheduler(exception_handler=1)  # type: ignore[arg-type]
+    scheduler = Scheduler(limit=None, wait_timeout=3, close_timeout=2)
+    assert (scheduler.limit, scheduler.wait_timeout, scheduler.close_timeout) == (None, 3, 2)
+    defaults = Scheduler()
+    assert (defaults.wait_timeout, defaults.close_timeout, defaults.pending_limit) == (
+        60,
+        0.1,
+        10000,
+    )
+
+
+async def test_a_job_closed_before_it_ran_frees_its_slot() -> None:
+    scheduler = Scheduler(limit=1)
+    # Active, but closed before its task took a first step: its slot must come back.
+    never_ran = await scheduler.spawn(asyncio.Event().wait(), name="never-ran")
+    assert never_ran.active
+    await never_ran.close()
+    assert (scheduler.active_count, len(scheduler)) == (0, 0)
+    nxt = await scheduler.spawn(asyncio.sleep(0, result="ran"))
+    assert nxt.active
+    assert await nxt.wait(timeout=WAIT) == "ran"
+    # Pending, then closed: it leaves the queue, and the slot goes to the next one.
+    release = asyncio.Event()
+    running = await scheduler.spawn(release.wait())
+    queued = await scheduler.spawn(asyncio.sleep(0))
+    third = await scheduler.spawn(asyncio.sleep(0, result=3))
+    await queued.close()
+    assert queued.closed and scheduler.pending_count == 1
+    with pytest.raises(asyncio.CancelledError):
+        await queued.wait()
+    release.set()
+    await running.wait(timeout=WAIT)
+    assert await third.wait(timeout=WAIT) == 3
+    assert len(scheduler) == 0
+    await scheduler.close()
+
+
+async def test_pending_limit_zero_means_an_unbounded_queue() -> None:
+    scheduler = Scheduler(limit=1, pending_limit=0)
+    release = asyncio.Event()
+    jobs = [await scheduler.spawn(release.wait()) for _ in range(50)]
+    assert (scheduler.active_count, scheduler.pending_count) == (1, 49)
+    release.set()
+    for job in jobs:
+        await job.wait(timeout=WAIT)
+    assert len(scheduler) == 0
+    await scheduler.close()
+
+
+async def test_wait_timeout_is_the_grace_close_timeout_the_unwinding() -> None:
+    seen: list[dict[str, Any]] = []
+    scheduler = Scheduler(
+        wait_timeout=0.05, close_timeout=0.05, exception_handler=lambda s, ctx: seen.append(ctx)
+    )
+    finished, let_go, exited = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def quick() -> None:
+        await asyncio.sleep(0)
+        finished.set()
+
+    async def stubborn() -> None:
+        while not let_go.is_set():
+            # Ignores cancellation: reported once close_timeout is over.
+            with contextlib.suppress(asyncio.CancelledError):
+                await let_go.wait()
+        exited.set()
+
+    await scheduler.spawn(quick())
+    job = await scheduler.spawn(stubborn(), name="stubborn")
+    started = time.monotonic()
+    await scheduler.wait_and_close()
+    assert time.monotonic() - started < WAIT
+    assert finished.is_set() and scheduler.closed
+    (report,) = seen
+    assert report["message"] == "Job closing timed out" and report["job"] is job
+    assert isinstance(report["exception"], asyncio.TimeoutError)
+    let_go.set()
+    await wait_event(exited)
+
+
+async def test_jobs_may_spawn_jobs_while_the_scheduler_waits_to_close() -> None:
+    scheduler = Scheduler(limit=1)
+    follow_up_done = asyncio.Event()
+
+    async def follow_up() -> None:
+        follow_up_done.set()
+
+    async def first() -> None:
+        await asyncio.sleep(0)
+        await scheduler.spawn(follow_up())
+
+    await scheduler.spawn(first())
+    await scheduler.wait_and_close(timeout=WAIT)
+    assert follow_up_done.is_set() and scheduler.closed
+
+
+async def test_close_raises_the_failure_of_a_job_that_already_failed() -> None:
+    seen: list[dict[str, Any]] = []
+    scheduler = Scheduler(exception_handler=lambda s, ctx: seen.append(ctx))
+    step = asyncio.Event()
+
+    async def fail() -> None:
+        step.set()
+        raise ValueError("broken")
+
+    job = await scheduler.spawn(fail())
+    await step.wait()  # the job has raised; nobody has looked at it yet
+    with pytest.raises(ValueError, match="broken"):
+        await job.close()
+    await asyncio.sleep(0)
+    assert seen == []  # the closer got it: not reported a second time
+    await scheduler.close()
+
+
+async def test_shield_survives_the_cancelled_handler_and_delays_cleanup(
+    aiohttp_server: Any,
+) -> None:
+    started, proceed, done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def save() -> str:
+        started.set()
+        await proceed.wait()
+        done.set()
+        return "saved"
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text=await shield(request, save()))
+
+    app = web.Application()
+    setup(app)
+    app.router.add_post("/", handler)
+    server = await aiohttp_server(app)
+    _reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    await wait_event(started)
+    writer.close()  # the handler is cancelled; the shielded call is not
+    await writer.wait_closed()
+    closing = asyncio.ensure_future(server.close())  # cleanup waits for the shielded call
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not done.is_set() and not closing.done()
+    proceed.set()
+    await asyncio.wait_for(closing, WAIT)
+    assert done.is_set()
 
 
 # -- graceful shutdown with 50 jobs ----------------------------------------------------------
@@ -337,10 +485,10 @@ def jobs_app(**options: Any) -> tuple[web.Application, asyncio.Event, dict[str, 
     return app, shutdown_began, counts
 
 
-async def test_shutdown_with_50_jobs_all_complete_within_close_timeout(
+async def test_shutdown_with_50_jobs_all_complete_within_wait_timeout(
     aiohttp_client: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app, _, counts = jobs_app(limit=10, close_timeout=WAIT, everyone=True)
+    app, _, counts = jobs_app(limit=10, wait_timeout=WAIT, everyone=True)
     client = await aiohttp_client(app)
     for i in range(50):
         async with client.get(f"/spawn/{i}") as resp:
@@ -359,8 +507,8 @@ async def test_shutdown_with_50_jobs_all_complete_within_close_timeout(
 async def test_shutdown_with_50_jobs_cancels_and_logs_the_late_ones(
     aiohttp_client: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    close_timeout = 0.3
-    app, _, counts = jobs_app(close_timeout=close_timeout, cancel_timeout=WAIT)
+    wait_timeout = 0.3
+    app, _, counts = jobs_app(wait_timeout=wait_timeout, close_timeout=WAIT)
     client = await aiohttp_client(app)
     for i in range(50):
         async with client.get(f"/spawn/{i}") as resp:
@@ -369,7 +517,7 @@ async def test_shutdown_with_50_jobs_cancels_and_logs_the_late_ones(
     started = time.monotonic()
     await client.close()
     elapsed = time.monotonic() - started
-    assert close_timeout <= elapsed < close_timeout + WAIT
+    assert wait_timeout <= elapsed < wait_timeout + WAIT
     assert counts == {"completed": 25, "cancelled": 25}
     logged = sorted(
         r.getMessage().split("'")[1] for r in caplog.records if "cancelled at close" in r.message
@@ -381,7 +529,7 @@ async def test_shutdown_with_50_jobs_cancels_and_logs_the_late_ones(
 async def test_pending_jobs_discarded_at_close_are_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    scheduler = Scheduler(limit=1, close_timeout=0)
+    scheduler = Scheduler(limit=1, wait_timeout=0)
     caplog.set_level(logging.WARNING, "heron.jobs")
     first = await scheduler.spawn(asyncio.Event().wait(), name="running")
     queued = await scheduler.spawn(asyncio.Event().wait(), name="queued")

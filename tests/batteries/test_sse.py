@@ -4,7 +4,9 @@ Last-Event-ID, and the stream's end on client disconnect and on server shutdown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 import time
 from datetime import datetime
 from typing import Any
@@ -16,6 +18,7 @@ from heron.client import ClientPayloadError
 from heron.sse import EventSourceResponse, setup, sse_response
 
 WAIT = 10.0
+TCP_USER_TIMEOUT: int = getattr(socket, "TCP_USER_TIMEOUT", 18)
 
 
 async def read_event(resp: Any) -> bytes:
@@ -87,12 +90,16 @@ async def test_event_fields_and_multiline_data(aiohttp_client: Any) -> None:
         async with sse_response(request) as resp:
             await resp.send("one\ntwo\r\nthree\rfour", id="7", event="update", retry=1500)
             await resp.send("")
-            with pytest.raises(ValueError, match="CR, LF or NUL"):
+            with pytest.raises(ValueError, match="id must not contain line separators"):
                 await resp.send("x", id="1\n\ndata: injected")
-            with pytest.raises(ValueError, match="CR, LF or NUL"):
+            with pytest.raises(ValueError, match="null characters"):
+                await resp.send("x", id="1\x00")
+            with pytest.raises(ValueError, match="event must not contain line separators"):
                 await resp.send("x", event="a\rb")
             with pytest.raises(TypeError, match="retry"):
                 await resp.send("x", retry="10")  # type: ignore[arg-type]
+            with pytest.raises(ValueError, match="retry must not be negative"):
+                await resp.send("x", retry=-1)
         return resp
 
     app = web.Application()
@@ -153,6 +160,108 @@ async def test_keep_alive_pings(aiohttp_client: Any) -> None:
         response.ping_interval = 0
     with pytest.raises(TypeError):
         response.ping_interval = "1"  # type: ignore[assignment]
+
+
+async def test_ping_interval_and_send_timeout_are_constructor_options(
+    aiohttp_client: Any,
+) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        async with sse_response(request, ping_interval=0.05, send_timeout=5) as resp:
+            assert (resp.ping_interval, resp.send_timeout) == (0.05, 5)
+            await resp.wait()
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    client = await aiohttp_client(app)
+    async with client.get("/") as resp:
+        assert await read_event(resp) == b": ping\r\n\r\n"
+    assert EventSourceResponse().send_timeout == 120
+    assert EventSourceResponse(send_timeout=None).send_timeout is None
+    with pytest.raises(ValueError, match="ping interval must be positive"):
+        EventSourceResponse(ping_interval=0)
+    with pytest.raises(ValueError, match="send timeout"):
+        EventSourceResponse(send_timeout=0)
+
+
+async def test_send_timeout_aborts_a_client_that_stopped_reading(aiohttp_server: Any) -> None:
+    outcome: list[str] = []
+    done = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        async with sse_response(request, send_timeout=0.2) as resp:
+            try:
+                while True:  # the client reads nothing: the socket's buffers fill up
+                    await resp.send("x" * 1_000_000)
+            except TimeoutError:
+                outcome.append("timed out")
+                assert not resp.is_connected()
+            finally:
+                done.set()
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    server = await aiohttp_server(app)
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)  # the head; then no reading
+    await asyncio.wait_for(done.wait(), WAIT)
+    assert outcome == ["timed out"]
+    # The connection was aborted: draining what was buffered ends in EOF or a reset.
+    with contextlib.suppress(ConnectionError):
+        while await asyncio.wait_for(reader.read(1 << 20), WAIT):
+            pass
+    writer.close()
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="Linux only")
+async def test_send_timeout_is_the_sockets_tcp_user_timeout_while_streaming(
+    aiohttp_client: Any,
+) -> None:
+    seen: list[tuple[Any, int]] = []
+
+    def record(request: web.Request) -> None:
+        assert request.transport is not None
+        sock = request.transport.get_extra_info("socket")
+        seen.append((sock.getpeername(), sock.getsockopt(socket.IPPROTO_TCP, TCP_USER_TIMEOUT)))
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        async with sse_response(request, send_timeout=2.5) as resp:
+            record(request)
+            await resp.send("x")
+        return resp
+
+    async def plain(request: web.Request) -> web.Response:
+        record(request)
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/stream", stream)
+    app.router.add_get("/plain", plain)
+    client = await aiohttp_client(app)
+    async with client.get("/stream") as resp:
+        assert await resp.read() == b"data: x\r\n\r\n"
+    async with client.get("/plain") as resp:
+        assert await resp.text() == "ok"
+    (peer1, during), (peer2, after) = seen
+    assert peer1 == peer2  # the same kept-alive connection
+    assert (during, after) == (2500, 0)  # set for the stream, given back afterwards
+
+
+async def test_allow_all_methods(aiohttp_client: Any) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        async with sse_response(request, allow_all_methods=True) as resp:
+            await resp.send(request.method)
+        return resp
+
+    app = web.Application()
+    app.router.add_route("*", "/", handler)
+    client = await aiohttp_client(app)
+    for method in ("POST", "DELETE"):
+        async with client.request(method, "/") as resp:
+            assert resp.status == 200
+            assert await resp.read() == f"data: {method}\r\n\r\n".encode()
 
 
 async def test_last_event_id(aiohttp_client: Any) -> None:

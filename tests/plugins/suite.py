@@ -233,7 +233,9 @@ def run(work: Path, *, heron: bool, extra: list[str]) -> dict[str, str]:
     if heron:
         # heron's fixtures and async support only: pytest-aiohttp's fixtures would start
         # aiohttp servers, and pytest-asyncio would run the async tests a second way.
-        plugins = ["-p", "heron.pytest_plugin", "--heron-loop=asyncio"]
+        # (Named with -p only when no entry point loads heron's plugin already.)
+        plugins = [] if _entry_points(("heron",)) else ["-p", "heron.pytest_plugin"]
+        plugins.append("--heron-loop=asyncio")
         blocked = _entry_points(("pytest_aiohttp", "pytest_asyncio", "aiohttp.pytest_plugin"))
     else:
         plugins = []

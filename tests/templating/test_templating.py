@@ -71,6 +71,43 @@ async def test_template_decorator_on_a_class_based_view(aiohttp_client: Any) -> 
     assert await resp.text() == "<p>Hello, cbv!</p>"
 
 
+async def test_a_handler_returning_none_renders_with_an_empty_context(
+    aiohttp_client: Any,
+) -> None:
+    @templating.template("hello.html")
+    async def handler(request: web.Request) -> None:
+        return None
+
+    async def direct(request: web.Request) -> web.Response:
+        return templating.render_template("hello.html", request, None)
+
+    app = make_app()
+    app.router.add_get("/", handler)
+    app.router.add_get("/direct", direct)
+    client = await aiohttp_client(app)
+    for path in ("/", "/direct"):
+        resp = await client.get(path)
+        assert resp.status == 200
+        assert await resp.text() == "<p>Hello, !</p>"
+
+
+async def test_url_helper_takes_str_and_int_parts_only(aiohttp_client: Any) -> None:
+    async def page(request: web.Request) -> web.Response:
+        value = {"int": 7, "str": "x", "bool": True, "float": 1.5}[request.match_info["kind"]]
+        return templating.render_template("part.html", request, {"value": value})
+
+    app = make_app(loader=jinja2.DictLoader({"part.html": "{{ url('item', id=value) }}"}))
+    app.router.add_get("/page/{kind}", page)
+    app.router.add_get("/items/{id}", page, name="item")
+    client = await aiohttp_client(app)
+    for kind, url in (("int", "/items/7"), ("str", "/items/x")):
+        resp = await client.get(f"/page/{kind}")
+        assert (resp.status, await resp.text()) == (200, url)
+    for kind in ("bool", "float"):  # a bug in the template, not a URL with "True" in it
+        resp = await client.get(f"/page/{kind}")
+        assert resp.status == 500
+
+
 async def test_a_response_returned_by_the_handler_passes_through(aiohttp_client: Any) -> None:
     @templating.template("hello.html")
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -136,6 +173,7 @@ async def test_missing_template_is_a_500_with_a_logged_error(
         text = await resp.text()
     assert resp.status == 500
     assert "Template 'nope.html' not found" in text
+    assert resp.reason == "Template 'nope.html' not found"  # on the status line, as well
     messages = [r.getMessage() for r in caplog.records if r.name == "heron.templating"]
     assert any("'nope.html' not found" in m and "GET /" in m for m in messages), messages
 
