@@ -12,9 +12,20 @@ import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+from aiohttp import web as aiohttp_web
+from aiohttp_security import (
+    SessionIdentityPolicy,
+    authorized_userid,
+    check_permission,
+    forget,
+    permits,
+    remember,
+)
+from aiohttp_security import setup as setup_security
+from aiohttp_security.abc import AbstractAuthorizationPolicy
 from redis.asyncio import Redis
 
 from heron import web
@@ -183,3 +194,83 @@ async def test_invalidate_empties_the_key_for_good_and_deletes_the_cookie(
 def test_storage_needs_an_asyncio_client() -> None:
     with pytest.raises(TypeError, match=r"redis\.asyncio\.Redis"):
         RedisStorage(object())  # type: ignore[arg-type]
+
+
+# -- aiohttp-security over heron.sessions -------------------------------------------------
+
+
+class _Users(AbstractAuthorizationPolicy):
+    """ann may read and write, bob may read; nobody else is a user."""
+
+    PERMISSIONS: ClassVar[dict[str, set[str]]] = {"ann": {"read", "write"}, "bob": {"read"}}
+
+    async def authorized_userid(self, identity: str) -> str | None:
+        return identity if identity in self.PERMISSIONS else None
+
+    async def permits(self, identity: str | None, permission: Any, context: Any = None) -> bool:
+        return permission in self.PERMISSIONS.get(identity or "", set())
+
+
+def security_app(storage: RedisStorage) -> web.Application:
+    async def login(request: web.Request) -> web.Response:
+        user = request.query["user"]
+        redirect = web.HTTPFound("/me")
+        await remember(request, redirect, user)
+        raise redirect  # the raised redirect carries the session cookie
+
+    async def me(request: web.Request) -> web.Response:
+        user = await authorized_userid(request)
+        can_write = await permits(request, "write")
+        return web.json_response({"user": user, "write": can_write})
+
+    async def edit(request: web.Request) -> web.Response:
+        # check_permission raises aiohttp's HTTPUnauthorized / HTTPForbidden: answered here,
+        # since heron answers its own HTTPException classes, not aiohttp's.
+        try:
+            await check_permission(request, "write")
+        except aiohttp_web.HTTPException as exc:
+            return web.Response(status=exc.status, text=exc.reason)
+        return web.Response(text="edited")
+
+    async def logout(request: web.Request) -> web.Response:
+        response = web.Response(text="bye")
+        await forget(request, response)
+        return response
+
+    app = web.Application()
+    setup(app, storage)
+    setup_security(app, SessionIdentityPolicy(), _Users())
+    app.router.add_get("/login", login)
+    app.router.add_get("/me", me)
+    app.router.add_post("/edit", edit)
+    app.router.add_post("/logout", logout)
+    return app
+
+
+@pytest.mark.filterwarnings("ignore::heron.web.NotAppKeyWarning")  # aiohttp's AppKey
+async def test_aiohttp_security_login_permits_logout(aiohttp_client: Any, redis: Redis) -> None:
+    client = await aiohttp_client(security_app(RedisStorage(redis, max_age=600)))
+    async with client.get("/me") as resp:
+        assert await resp.json() == {"user": None, "write": False}
+    async with client.post("/edit") as resp:
+        assert resp.status == 401
+
+    async with client.get("/login?user=bob") as resp:  # follows the redirect to /me
+        assert await resp.json() == {"user": "bob", "write": False}
+    keys = await redis.keys("AIOHTTP_SESSION_*")
+    assert len(keys) == 1  # the identity lives in Redis, the cookie holds only the key
+    assert b'"AIOHTTP_SECURITY": "bob"' in (await redis.get(keys[0]) or b"")
+    async with client.post("/edit") as resp:
+        assert (resp.status, await resp.text()) == (403, "User does not have 'write' permission")
+
+    async with client.get("/login?user=ann") as resp:
+        assert await resp.json() == {"user": "ann", "write": True}
+    async with client.post("/edit") as resp:
+        assert (resp.status, await resp.text()) == (200, "edited")
+
+    async with client.post("/logout") as resp:
+        assert await resp.text() == "bye"
+    async with client.get("/me") as resp:
+        assert await resp.json() == {"user": None, "write": False}
+    async with client.post("/edit") as resp:
+        assert resp.status == 401
