@@ -178,17 +178,17 @@ class CorsConfig:
             method = requested.strip()
             target = await self._app.router.resolve(request.clone(method=method))
         else:
-            # Not a preflight: the app's own OPTIONS route, if any, answers it; where
-            # nothing does and CORS is on, the 403 says what the preflight lacks.
+            # Not a preflight: the app's own OPTIONS route answers it if there is one; where
+            # none is and CORS is on, it is a failed preflight (the 403 says what it lacks).
             method = hdrs.METH_OPTIONS
             target = request.match_info
-        error = getattr(target, "http_exception", None)
+            if target.http_exception is None:
+                return await handler(request)
+        error = target.http_exception
         if error is not None and error.status != 405:
             return await handler(request)  # 404: not ours
-        policy = self._policy(target, method)
         routed = error is None
-        if routed and method == hdrs.METH_OPTIONS and target is request.match_info:
-            return await handler(request)
+        policy = self._policy(target, method)
         if policy is None and not routed:
             policy = await self._unserved(request, target)
         if policy is None:
@@ -239,5 +239,5 @@ def _allow(headers: Any, origin: str, options: ResourceOptions) -> None:
         expose = tuple(names.values())
     if expose:
         headers[hdrs.ACCESS_CONTROL_EXPOSE_HEADERS] = (
-            expose if isinstance(expose, str) else ", ".join(expose)
+            expose if isinstance(expose, str) else ", ".join(sorted(expose))
         )

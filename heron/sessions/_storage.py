@@ -93,14 +93,14 @@ class AbstractStorage(ABC):
     def _new(self, identity: Any = None) -> Session:
         return Session(identity, data=None, new=True, max_age=self._max_age, now=self._clock())
 
-    def _loaded(self, identity: Any, data: Any, *, new: bool = False) -> Session:
+    def _loaded(self, identity: Any, data: Any) -> Session:
         """A session over decoded ``data``; its own stored ``max_age`` wins over the storage's."""
         if not isinstance(data, dict):
             data = None
         max_age = data.get("max_age", self._max_age) if data else self._max_age
         if not isinstance(max_age, int) or isinstance(max_age, bool):
             max_age = self._max_age
-        return Session(identity, data=data, new=new, max_age=max_age, now=self._clock())
+        return Session(identity, data=data, new=False, max_age=max_age, now=self._clock())
 
     def _get_session_data(self, session: Session) -> SessionData:
         """What aiohttp_session's storages store: ``{}`` for an empty session."""

@@ -18,13 +18,12 @@ from typing import Any
 import aiomcache
 import pytest
 
-from heron import web
 from heron.client import DummyCookieJar
-from heron.sessions import get_session, setup
 from heron.sessions.memcached_storage import MemcachedStorage
 
 from ..engine.conftest import free_port
 from .test_sessions import session_cookie, set_cookie_headers
+from .test_sessions_redis import stop, storage_app
 
 START_TIMEOUT = 10.0
 
@@ -57,12 +56,7 @@ def memcached_port() -> Iterator[int]:
         _wait_until_listening(proc, port, START_TIMEOUT)
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
 
 
 @pytest.fixture
@@ -73,25 +67,6 @@ async def memcached(memcached_port: int) -> AsyncIterator[aiomcache.Client]:
     await client.close()
 
 
-def memcached_app(storage: MemcachedStorage) -> web.Application:
-    async def count(request: web.Request) -> web.Response:
-        session = await get_session(request)
-        session["n"] = session.get("n", 0) + 1
-        if "remember" in request.query:
-            session.max_age = 40 * 24 * 3600  # over memcached's 30-day relative limit
-        return web.json_response({"n": session["n"], "identity": session.identity})
-
-    async def logout(request: web.Request) -> web.Response:
-        (await get_session(request)).invalidate()
-        return web.Response()
-
-    app = web.Application()
-    setup(app, storage)
-    app.router.add_get("/count", count)
-    app.router.add_post("/logout", logout)
-    return app
-
-
 async def stored(memcached: aiomcache.Client, key: str | None) -> Any:
     raw = await memcached.get(f"AIOHTTP_SESSION_{key}".encode())
     return None if raw is None else json.loads(raw)
@@ -100,7 +75,7 @@ async def stored(memcached: aiomcache.Client, key: str | None) -> Any:
 async def test_round_trip_and_long_lived_sessions(
     aiohttp_client: Any, memcached: aiomcache.Client
 ) -> None:
-    client = await aiohttp_client(memcached_app(MemcachedStorage(memcached, max_age=300)))
+    client = await aiohttp_client(storage_app(MemcachedStorage(memcached, max_age=300)))
     async with client.get("/count") as resp:
         key = session_cookie(resp)
         assert "Max-Age=300" in set_cookie_headers(resp)[0]
@@ -117,7 +92,7 @@ async def test_unknown_or_malformed_keys_are_never_adopted(
     aiohttp_client: Any, memcached: aiomcache.Client
 ) -> None:
     client = await aiohttp_client(
-        memcached_app(MemcachedStorage(memcached)), cookie_jar=DummyCookieJar()
+        storage_app(MemcachedStorage(memcached)), cookie_jar=DummyCookieJar()
     )
     # A key memcached does not know, and one memcached would refuse (a space, too long).
     for planted in ("attacker-chosen-key", "has space", "k" * 300):
@@ -132,7 +107,7 @@ async def test_unknown_or_malformed_keys_are_never_adopted(
 async def test_invalidate_empties_the_key_and_deletes_the_cookie(
     aiohttp_client: Any, memcached: aiomcache.Client
 ) -> None:
-    client = await aiohttp_client(memcached_app(MemcachedStorage(memcached)))
+    client = await aiohttp_client(storage_app(MemcachedStorage(memcached)))
     async with client.get("/count") as resp:
         key = session_cookie(resp)
     async with client.post("/logout") as resp:

@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 
 from heron import web
 from heron.client import DummyCookieJar
-from heron.sessions import get_session, new_session, setup
+from heron.sessions import AbstractStorage, get_session, new_session, setup
 from heron.sessions.redis_storage import RedisStorage
 
 from ..engine.conftest import free_port
@@ -56,6 +56,18 @@ def _wait_until_ready(proc: subprocess.Popen[bytes], timeout: float) -> None:
             seen += chunk
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server a fixture started (politely, then not), and close its pipe."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
 @pytest.fixture(scope="module")
 def redis_port() -> Iterator[int]:
     binary = shutil.which("redis-server")
@@ -71,14 +83,7 @@ def redis_port() -> Iterator[int]:
         _wait_until_ready(proc, REDIS_START_TIMEOUT)
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        stop(proc)
 
 
 @pytest.fixture
@@ -89,10 +94,14 @@ async def redis(redis_port: int) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-def redis_app(storage: RedisStorage) -> web.Application:
+def storage_app(storage: AbstractStorage) -> web.Application:
+    """Sessions counting visits, shown, rotated at log-in and invalidated at log-out."""
+
     async def count(request: web.Request) -> web.Response:
         session = await get_session(request)
         session["n"] = session.get("n", 0) + 1
+        if "remember" in request.query:
+            session.max_age = 40 * 24 * 3600  # over memcached's 30-day relative limit
         return web.json_response({"n": session["n"], "identity": session.identity})
 
     async def show(request: web.Request) -> web.Response:
@@ -118,7 +127,7 @@ def redis_app(storage: RedisStorage) -> web.Application:
 
 
 async def test_round_trip_with_server_side_ttl(aiohttp_client: Any, redis: Redis) -> None:
-    client = await aiohttp_client(redis_app(RedisStorage(redis, max_age=300)))
+    client = await aiohttp_client(storage_app(RedisStorage(redis, max_age=300)))
     async with client.get("/count") as resp:
         assert (await resp.json())["n"] == 1
         key = session_cookie(resp)
@@ -133,7 +142,7 @@ async def test_round_trip_with_server_side_ttl(aiohttp_client: Any, redis: Redis
 
 
 async def test_expired_key_gives_a_new_session(aiohttp_client: Any, redis: Redis) -> None:
-    client = await aiohttp_client(redis_app(RedisStorage(redis, max_age=300)))
+    client = await aiohttp_client(storage_app(RedisStorage(redis, max_age=300)))
     async with client.get("/count") as resp:
         key = session_cookie(resp)
     # Redis forgets the key when its TTL runs out; expiring it now stands for that.
@@ -143,7 +152,7 @@ async def test_expired_key_gives_a_new_session(aiohttp_client: Any, redis: Redis
 
 
 async def test_client_chosen_key_is_never_adopted(aiohttp_client: Any, redis: Redis) -> None:
-    client = await aiohttp_client(redis_app(RedisStorage(redis)), cookie_jar=DummyCookieJar())
+    client = await aiohttp_client(storage_app(RedisStorage(redis)), cookie_jar=DummyCookieJar())
     planted = "attacker-chosen-session-key"
     async with client.get("/count", headers={"Cookie": f"AIOHTTP_SESSION={planted}"}) as resp:
         issued = session_cookie(resp)
@@ -155,7 +164,7 @@ async def test_client_chosen_key_is_never_adopted(aiohttp_client: Any, redis: Re
 async def test_new_session_rotates_key_and_deletes_the_old_one(
     aiohttp_client: Any, redis: Redis
 ) -> None:
-    client = await aiohttp_client(redis_app(RedisStorage(redis)))
+    client = await aiohttp_client(storage_app(RedisStorage(redis)))
     async with client.get("/count") as resp:
         old_key = session_cookie(resp)
     async with client.post("/login") as resp:
@@ -174,7 +183,7 @@ async def test_new_session_rotates_key_and_deletes_the_old_one(
 async def test_invalidate_empties_the_key_for_good_and_deletes_the_cookie(
     aiohttp_client: Any, redis: Redis
 ) -> None:
-    client = await aiohttp_client(redis_app(RedisStorage(redis, max_age=300)))
+    client = await aiohttp_client(storage_app(RedisStorage(redis, max_age=300)))
     async with client.post("/login") as resp:
         key = session_cookie(resp)
     async with client.post("/logout") as resp:
