@@ -273,4 +273,5 @@ class Scheduler(Collection[Job[Any]]):
 
 
 def _label(job: Job[Any]) -> str:
-    return job.get_name() or repr(job)
+    # The name the application gave it, else the repr (task name and coroutine).
+    return job._name or repr(job)

@@ -139,10 +139,14 @@ async def test_custom_separator_and_awaitable_form(aiohttp_client: Any) -> None:
         EventSourceResponse(sep="--")
 
 
-async def test_keep_alive_pings(aiohttp_client: Any) -> None:
+@pytest.mark.parametrize("set_by", ["constructor", "property"])
+async def test_keep_alive_pings(aiohttp_client: Any, set_by: str) -> None:
     async def handler(request: web.Request) -> web.StreamResponse:
-        resp = EventSourceResponse()
-        resp.ping_interval = 0.05
+        if set_by == "constructor":
+            resp = EventSourceResponse(ping_interval=0.05, send_timeout=5)
+        else:
+            resp = EventSourceResponse()
+            resp.ping_interval = 0.05
         await resp.prepare(request)
         async with resp:
             await resp.wait()
@@ -154,32 +158,18 @@ async def test_keep_alive_pings(aiohttp_client: Any) -> None:
     async with client.get("/") as resp:
         assert await read_event(resp) == b": ping\r\n\r\n"
         assert await read_event(resp) == b": ping\r\n\r\n"
+
+
+def test_ping_interval_and_send_timeout_are_checked() -> None:
     response = EventSourceResponse()
-    assert response.ping_interval == 15
-    with pytest.raises(ValueError):
+    assert (response.ping_interval, response.send_timeout) == (15, 120)
+    assert EventSourceResponse(send_timeout=None).send_timeout is None
+    with pytest.raises(ValueError, match="ping interval must be positive"):
         response.ping_interval = 0
     with pytest.raises(TypeError):
         response.ping_interval = "1"  # type: ignore[assignment]
-
-
-async def test_ping_interval_and_send_timeout_are_constructor_options(
-    aiohttp_client: Any,
-) -> None:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        async with sse_response(request, ping_interval=0.05, send_timeout=5) as resp:
-            assert (resp.ping_interval, resp.send_timeout) == (0.05, 5)
-            await resp.wait()
-        return resp
-
-    app = web.Application()
-    app.router.add_get("/", handler)
-    client = await aiohttp_client(app)
-    async with client.get("/") as resp:
-        assert await read_event(resp) == b": ping\r\n\r\n"
-    assert EventSourceResponse().send_timeout == 120
-    assert EventSourceResponse(send_timeout=None).send_timeout is None
     with pytest.raises(ValueError, match="ping interval must be positive"):
-        EventSourceResponse(ping_interval=0)
+        EventSourceResponse(ping_interval=-1)
     with pytest.raises(ValueError, match="send timeout"):
         EventSourceResponse(send_timeout=0)
 
