@@ -6,6 +6,7 @@
 #   - libnginx-mod-stream nginx's TCP proxy, which sends the PROXY protocol (test_proxy_protocol.py)
 #   - openssl             the same test makes a throwaway certificate for nginx's TLS port
 # (gunicorn, for heron.worker, is a Python package: the dev extra installs it.)
+#   - memcached           heron.sessions' MemcachedStorage tests start a private one
 #
 # Idempotent and fast when everything is present (no apt call at all).  As root with apt-get it
 # installs what is missing; otherwise it says what is missing and exits 0: the tests that need a
@@ -35,6 +36,7 @@ have_chromium || missing="$missing chromium chromium-driver"
 have_nginx || missing="$missing nginx"
 [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing="$missing libnginx-mod-stream"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+command -v memcached >/dev/null 2>&1 || missing="$missing memcached"
 
 if [ -z "$missing" ]; then
     exit 0

@@ -20,11 +20,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import web
-from ._config import CorsConfig
-from ._options import ResourceOptions
-from ._views import CorsViewMixin, custom_cors
+from .._version import __version__
+from .cors_config import CorsConfig
+from .mixin import APP_CONFIG_KEY, CorsViewMixin, custom_cors
+from .resource_options import OriginWarning, ResourceOptions
 
-__all__ = ("CorsConfig", "CorsViewMixin", "ResourceOptions", "custom_cors", "setup")
+__all__ = (
+    "APP_CONFIG_KEY",
+    "CorsConfig",
+    "CorsViewMixin",
+    "OriginWarning",
+    "ResourceOptions",
+    "__version__",
+    "custom_cors",
+    "setup",
+)
 
 
 def setup(
@@ -37,6 +47,9 @@ def setup(
 
     ``defaults`` (``{origin: ResourceOptions}``, ``"*"`` for any origin) applies to every
     route added without its own options, and with ``app_wide=True`` to every route of the
-    app and of its sub-applications without calling ``add()``.
+    app and of its sub-applications without calling ``add()``.  The config is also kept as
+    ``app[APP_CONFIG_KEY]``.
     """
-    return CorsConfig(app, defaults=defaults, app_wide=app_wide)
+    cors = CorsConfig(app, defaults=defaults, app_wide=app_wide)
+    app[APP_CONFIG_KEY] = cors
+    return cors

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .. import web
+from ._bridge import bridge_aiohttp_session
 from ._session import Session
 from ._storage import AbstractStorage
 
@@ -21,6 +23,8 @@ __all__ = (
 # The request keys aiohttp_session uses, kept so code that peeks at them still works.
 SESSION_KEY = "aiohttp_session"
 STORAGE_KEY = "aiohttp_session_storage"
+
+log = logging.getLogger("heron.sessions")
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _Middleware = Callable[[web.Request, _Handler], Awaitable[web.StreamResponse]]
@@ -68,27 +72,50 @@ async def new_session(request: web.Request) -> Session:
 
 
 def session_middleware(storage: AbstractStorage) -> _Middleware:
-    """A middleware that gives handlers sessions from ``storage`` and saves changed ones."""
+    """A middleware that gives handlers sessions from ``storage`` and saves changed ones.
+
+    As aiohttp_session's: a changed session is saved into a returned ``web.Response`` (or
+    ``json_response``...) or a raised ``web.HTTPException``.  Streamed responses
+    (``StreamResponse``, ``FileResponse``, WebSocket) go out without it, since their
+    headers may be sent before the session changes: a warning says so.  Returning a
+    ``Response`` that was already prepared, or anything that is not a response, is an error.
+    """
     if not isinstance(storage, AbstractStorage):
         raise RuntimeError(f"Expected a heron.sessions storage, got {storage!r}")
+    bridged = bridge_aiohttp_session()
 
     @web.middleware
     async def sessions(request: web.Request, handler: _Handler) -> web.StreamResponse:
+        nonlocal bridged
+        if not bridged:  # aiohttp_session may be imported after the app was built
+            bridged = bridge_aiohttp_session()
         request[STORAGE_KEY] = storage
         raised: web.HTTPException | None = None
+        response: Any
         try:
             response = await handler(request)
         except web.HTTPException as exc:
             # Redirects after a log-in are raised: they must carry the cookie too.
-            raised = exc
-            response = exc
+            response = raised = exc
+        if not isinstance(response, web.StreamResponse):
+            raise RuntimeError(f"Expected a response from the handler, got {type(response)!r}")
         session: Any = request.get(SESSION_KEY)
-        if isinstance(session, Session) and session.is_changed:
-            if response.prepared:
-                raise RuntimeError(
-                    "The session changed after the response was prepared (its headers are "
-                    "sent): change the session before response.prepare() or streaming"
+        if not isinstance(response, web.Response):
+            if isinstance(session, Session) and session.is_changed:
+                log.warning(
+                    "The session changed but %s %s answered with a %s: the session is not "
+                    "saved (change it before returning a web.Response instead)",
+                    request.method,
+                    request.path,
+                    type(response).__name__,
                 )
+            return response
+        if response.prepared:
+            raise RuntimeError(
+                "Cannot save the session into a response that is already prepared (its "
+                "headers are sent): return the web.Response unprepared"
+            )
+        if isinstance(session, Session) and session.is_changed:
             await storage.save_session(request, response, session)
             session._mark_saved()
         if raised is not None:

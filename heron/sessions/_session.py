@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, MutableMapping
-from typing import Any
+from typing import Any, TypedDict
 
-__all__ = ("Session",)
+__all__ = ("Session", "SessionData", "system_time")
+
+
+class SessionData(TypedDict, total=False):
+    """What a storage keeps for a session: when it was last written and its keys."""
+
+    created: int
+    session: dict[str, Any]
+
+
+def system_time() -> float:
+    """``time.time()``, looked up on every call: a test that patches it moves sessions too."""
+    return time.time()
 
 
 class Session(MutableMapping[str, Any]):
@@ -16,7 +28,11 @@ class Session(MutableMapping[str, Any]):
     the handler.  Mutating a nested value in place (``session["cart"].append(x)``) is not
     seen: call :meth:`changed` afterwards.
 
-    ``data`` is what a storage decoded: ``{"created": <unix time>, "session": {...}}``.
+    ``data`` is what a storage decoded (:class:`SessionData`).  As in aiohttp_session,
+    ``data={}`` means "nothing usable was stored": the session is new and has no identity;
+    and with ``max_age`` set, data whose ``created`` is more than ``max_age`` seconds old
+    is dropped (every write moves ``created`` forward, so the expiry slides).  ``now`` is
+    the current Unix time (storages pass their clock's; default ``time.time()``).
     """
 
     __slots__ = ("_changed", "_created", "_identity", "_mapping", "_max_age", "_new")
@@ -28,19 +44,28 @@ class Session(MutableMapping[str, Any]):
         data: Mapping[str, Any] | None,
         new: bool,
         max_age: int | None = None,
+        now: float | None = None,
     ) -> None:
-        self._identity = identity
-        self._new = new
+        current = int(system_time() if now is None else now)
+        nothing = data is not None and not data
+        self._identity = None if nothing else identity
+        self._new = True if nothing else new
         self._changed = False
         self._max_age = max_age
         created = data.get("created") if data else None
         stored = data.get("session") if data else None
-        self._created = int(created) if isinstance(created, (int, float)) else int(time.time())
+        if not isinstance(created, (int, float)) or isinstance(created, bool):
+            created = None
+        if max_age is not None and current - (created or 0) > max_age:
+            stored = None  # expired (or undated) data is not loaded
+        self._created = current if self._new or created is None else int(created)
         self._mapping: dict[str, Any] = dict(stored) if isinstance(stored, Mapping) else {}
 
     def __repr__(self) -> str:
-        state = "new" if self._new else "loaded"
-        return f"<{type(self).__name__} [{state}, changed={self._changed}] {self._mapping!r}>"
+        return (
+            f"<{type(self).__name__} [new:{self._new}, changed:{self._changed}, "
+            f"created:{self._created}] {self._mapping!r}>"
+        )
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -56,7 +81,7 @@ class Session(MutableMapping[str, Any]):
 
     @property
     def created(self) -> int:
-        """When the session was first created (Unix time, seconds)."""
+        """When the session was created or last written (Unix time, seconds)."""
         return self._created
 
     @property
@@ -85,7 +110,7 @@ class Session(MutableMapping[str, Any]):
         self._changed = True
 
     def invalidate(self) -> None:
-        """Drop every key; the storage then deletes the session (and its cookie)."""
+        """Drop every key; the storage then forgets the session (and deletes its cookie)."""
         self._changed = True
         self._mapping = {}
 
@@ -98,7 +123,10 @@ class Session(MutableMapping[str, Any]):
     def _mark_saved(self) -> None:
         self._changed = False
 
-    def _to_data(self) -> dict[str, Any]:
+    def _to_data(self, now: float | None = None) -> dict[str, Any]:
+        """The stored form; saving at ``now`` dates the data (the sliding expiry)."""
+        if now is not None:
+            self._created = int(now)
         return {"created": self._created, "session": self._mapping}
 
     # ------------------------------------------------------------------ mapping
@@ -118,7 +146,9 @@ class Session(MutableMapping[str, Any]):
     def __setitem__(self, key: str, value: Any) -> None:
         self._mapping[key] = value
         self._changed = True
+        self._created = int(system_time())
 
     def __delitem__(self, key: str) -> None:
         del self._mapping[key]
         self._changed = True
+        self._created = int(system_time())

@@ -41,14 +41,11 @@ class SimpleCookieStorage(AbstractStorage):
             data = self._decoder(cookie)
         except ValueError:
             return self._new()
-        if not isinstance(data, dict):
-            return self._new()
-        return Session(None, data=data, new=False, max_age=self.max_age)
+        return self._loaded(None, data) if isinstance(data, dict) else self._new()
 
     async def save_session(
         self, request: web.Request, response: web.StreamResponse, session: Session
     ) -> None:
-        if session.empty:
-            self.save_cookie(response, "", max_age=session.max_age)
-            return
-        self.save_cookie(response, self._encoder(session._to_data()), max_age=session.max_age)
+        # As aiohttp_session: an invalidated session is written as "{}", not deleted.
+        data = {} if session.empty else session._to_data(self.now())
+        self.save_cookie(response, self._encoder(data), max_age=session.max_age)

@@ -6,11 +6,10 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from email.utils import formatdate
 from typing import Any
 
 from .. import web
-from ._session import Session
+from ._session import Session, SessionData, system_time
 
 __all__ = ("AbstractStorage", "Clock", "Decoder", "Encoder")
 
@@ -19,6 +18,19 @@ Decoder = Callable[[str], Any]
 Clock = Callable[[], float]
 
 DEFAULT_COOKIE_NAME = "AIOHTTP_SESSION"
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _cookie_date(when: float) -> str:
+    """``Thu, 01-Jan-1970 00:00:10 GMT``: the Expires format aiohttp_session writes (RFC 6265
+    parses it like RFC 1123's); built by hand so no locale changes the names."""
+    t = time.gmtime(when)
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d}-{_MONTHS[t.tm_mon - 1]}-{t.tm_year:04d} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
 
 
 class AbstractStorage(ABC):
@@ -41,7 +53,7 @@ class AbstractStorage(ABC):
         samesite: str | None = None,
         encoder: Encoder = json.dumps,
         decoder: Decoder = json.loads,
-        clock: Clock = time.time,
+        clock: Clock = system_time,
     ) -> None:
         if max_age is not None and max_age <= 0:
             raise ValueError("max_age must be a positive number of seconds (or None)")
@@ -79,8 +91,22 @@ class AbstractStorage(ABC):
         return self._clock()
 
     def _new(self, identity: Any = None) -> Session:
-        data = {"created": int(self._clock()), "session": {}}
-        return Session(identity, data=data, new=True, max_age=self._max_age)
+        return Session(identity, data=None, new=True, max_age=self._max_age, now=self._clock())
+
+    def _loaded(self, identity: Any, data: Any) -> Session:
+        """A session over decoded ``data``; its own stored ``max_age`` wins over the storage's."""
+        if not isinstance(data, dict):
+            data = None
+        max_age = data.get("max_age", self._max_age) if data else self._max_age
+        if not isinstance(max_age, int) or isinstance(max_age, bool):
+            max_age = self._max_age
+        return Session(identity, data=data, new=False, max_age=max_age, now=self._clock())
+
+    def _get_session_data(self, session: Session) -> SessionData:
+        """What aiohttp_session's storages store: ``{}`` for an empty session."""
+        if session.empty:
+            return {}
+        return {"created": session.created, "session": session._mapping}
 
     async def new_session(self) -> Session:
         """A fresh, empty session (no identity until it is saved)."""
@@ -106,18 +132,19 @@ class AbstractStorage(ABC):
         """Set the session cookie to ``cookie_data``; an empty value deletes it."""
         params = dict(self._cookie_params)
         if not cookie_data:
+            # Secure and SameSite kept: a browser may refuse to overwrite a Secure cookie
+            # (a __Secure- name) with one that lacks it.
             response.del_cookie(
                 self._cookie_name,
                 domain=params["domain"],
                 path=params["path"],
                 secure=params["secure"],
-                httponly=params["httponly"],
                 samesite=params["samesite"],
             )
             return
+        if max_age is None:
+            max_age = params["max_age"]
         if max_age is not None:
             params["max_age"] = max_age
-            params["expires"] = formatdate(self._clock() + max_age, usegmt=True)
-        elif params["max_age"] is not None:
-            params["expires"] = formatdate(self._clock() + params["max_age"], usegmt=True)
+            params["expires"] = _cookie_date(self._clock() + max_age)
         response.set_cookie(self._cookie_name, cookie_data, **params)

@@ -101,14 +101,7 @@ class EncryptedCookieStorage(AbstractStorage):
         if isinstance(expires, (int, float)) and self.now() >= expires:
             log.info("Session cookie expired: starting a new session")
             return self._new()
-        max_age = data.get("max_age", self.max_age)
-        identity = data.get("id") or secrets.token_urlsafe(16)
-        session = Session(
-            identity,
-            data=data,
-            new=False,
-            max_age=max_age if isinstance(max_age, int) else self.max_age,
-        )
+        session = self._loaded(data.get("id") or secrets.token_urlsafe(16), data)
         if key_index:
             session.changed()  # read with an old key: re-encrypt with the current one
         return session
@@ -141,7 +134,7 @@ class EncryptedCookieStorage(AbstractStorage):
         if session.identity is None:
             session.set_new_identity(secrets.token_urlsafe(16))
         now = int(self.now())
-        payload = session._to_data()
+        payload = session._to_data(now)
         payload["id"] = session.identity
         payload["max_age"] = max_age
         payload["expires"] = now + max_age if max_age is not None else None

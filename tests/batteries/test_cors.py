@@ -96,7 +96,7 @@ async def test_defaults_example_never_sends_star_with_credentials(
     resp, _ = await _call(client, "OPTIONS", "/hello", **headers)
     assert resp.status == 200
     assert resp.headers["Access-Control-Allow-Origin"] == OTHER
-    assert resp.headers["Access-Control-Allow-Headers"] == "authorization, x-token"
+    assert resp.headers["Access-Control-Allow-Headers"] == "authorization,x-token"
 
     resp, _ = await _call(client, "GET", "/hello", Origin=OTHER)
     assert resp.headers["Access-Control-Allow-Origin"] == OTHER
@@ -151,8 +151,8 @@ async def test_preflight_never_reaches_handler_or_other_middlewares(
     [
         (_preflight("GET", origin=OTHER), "origin"),
         (_preflight("DELETE"), "not allowed"),
-        (_preflight("PATCH"), "not served"),
-        (_preflight("GET", headers="X-Allowed, X-Secret"), "x-secret"),
+        (_preflight("PATCH"), "request method 'PATCH' is not allowed"),
+        (_preflight("GET", headers="X-Allowed, X-Secret"), "headers are not allowed: X-SECRET"),
     ],
 )
 async def test_preflight_rejections(
@@ -305,6 +305,7 @@ async def test_app_wide_reaches_sub_applications(aiohttp_client: AiohttpClient) 
         {"max_age": -1},
         {"expose_headers": [1]},
         {"allow_headers": ["*", "X"]},
+        {"allow_methods": "GET"},  # a lone name, not a list: refused as aiohttp_cors does
     ],
 )
 def test_options_are_checked(kwargs: dict[str, Any]) -> None:
@@ -312,8 +313,21 @@ def test_options_are_checked(kwargs: dict[str, Any]) -> None:
         aiohttp_cors.ResourceOptions(**kwargs)
 
 
+def test_options_are_normalised_as_aiohttp_cors_does() -> None:
+    options = aiohttp_cors.ResourceOptions(
+        allow_headers=["Content-Type"], expose_headers=("X-A",), allow_methods=["get", "Post"]
+    )
+    assert options.allow_headers == frozenset({"CONTENT-TYPE"})
+    assert options.expose_headers == frozenset({"X-A"})
+    assert options.allow_methods == frozenset({"GET", "POST"})
+    assert aiohttp_cors.ResourceOptions(allow_methods=[]).allow_methods == frozenset()
+    assert aiohttp_cors.ResourceOptions() == aiohttp_cors.ResourceOptions()
+
+
 def test_origins_are_checked() -> None:
     app = web.Application()
+    with pytest.warns(aiohttp_cors.OriginWarning, match="'https://www.example.com'"):
+        aiohttp_cors.setup(app, defaults={"www.example.com": aiohttp_cors.ResourceOptions()})
     with pytest.raises(ValueError, match="no path"):
         aiohttp_cors.setup(app, defaults={"https://example.com/": aiohttp_cors.ResourceOptions()})
     cors = aiohttp_cors.setup(app)
@@ -321,3 +335,92 @@ def test_origins_are_checked() -> None:
         cors.add(app.router.add_get("/", _hello), {"*": "everything"})
     with pytest.raises(TypeError):
         cors.add("/a/path")
+
+
+async def test_options_requests_that_are_not_preflights(aiohttp_client: AiohttpClient) -> None:
+    async def own_options(request: web.Request) -> web.Response:
+        return web.Response(text="own OPTIONS")
+
+    app = web.Application()
+    cors = aiohttp_cors.setup(app, defaults={SITE: aiohttp_cors.ResourceOptions()})
+    cors.add(app.router.add_get("/plain", _hello))
+    resource = app.router.add_resource("/owned")
+    resource.add_route("GET", _hello)
+    resource.add_route("OPTIONS", own_options)
+    cors.add(resource)  # allowed: the handler keeps the OPTIONS requests that are not preflights
+    client = await aiohttp_client(app)
+
+    resp, text = await _call(client, "OPTIONS", "/plain")
+    assert (resp.status, text) == (
+        403,
+        "CORS preflight request failed: origin header is not specified in the request",
+    )
+    resp, text = await _call(client, "OPTIONS", "/plain", Origin=SITE)
+    assert resp.status == 403 and "'Access-Control-Request-Method' header" in text
+    assert not any(h.lower().startswith("access-control-allow") for h in resp.headers)
+    resp, text = await _call(client, "OPTIONS", "/owned", Origin=SITE)
+    assert (resp.status, text) == (200, "own OPTIONS")
+    resp, text = await _call(client, "OPTIONS", "/owned", **_preflight("GET"))
+    assert (resp.status, text) == (200, "")
+    assert resp.headers["Access-Control-Allow-Origin"] == SITE
+
+
+async def test_route_options_cover_the_resource_and_allow_methods_opens_unserved_ones(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    app = web.Application()
+    cors = aiohttp_cors.setup(app)
+    cors.add(app.router.add_get("/r", _hello), {SITE: aiohttp_cors.ResourceOptions()})
+    app.router.add_put("/r", _hello)  # no add(): its resource has CORS through the GET route
+    cors.add(
+        app.router.add_get("/any", _hello),
+        {SITE: aiohttp_cors.ResourceOptions(allow_methods="*")},
+    )
+    client = await aiohttp_client(app)
+
+    resp, _ = await _call(client, "PUT", "/r", Origin=SITE)
+    assert resp.headers["Access-Control-Allow-Origin"] == SITE
+    resp, text = await _call(client, "OPTIONS", "/r", **_preflight("POST"))
+    assert resp.status == 403
+    assert f"request method 'POST' is not allowed for '{SITE}' origin" in text
+    resp, _ = await _call(client, "OPTIONS", "/any", **_preflight("DELETE"))
+    assert resp.status == 200  # allow_methods names it, though no route serves it
+    assert resp.headers["Access-Control-Allow-Methods"] == "DELETE"
+
+
+async def test_aiohttp_cors_view_api(aiohttp_client: AiohttpClient) -> None:
+    class Items(web.View, aiohttp_cors.CorsViewMixin):
+        cors_config = {SITE: aiohttp_cors.ResourceOptions(max_age=5)}
+
+        async def get(self) -> web.Response:
+            return web.Response(text="items")
+
+    class Bare(web.View):
+        async def get(self) -> web.Response:
+            return web.Response(text="bare")
+
+    app = web.Application()
+    cors = aiohttp_cors.setup(app, defaults={OTHER: aiohttp_cors.ResourceOptions()})
+    assert app[aiohttp_cors.APP_CONFIG_KEY] is cors
+    with pytest.warns(DeprecationWarning, match="webview"):
+        cors.add(app.router.add_view("/items", Items), webview=True)
+    with pytest.raises(ValueError, match="CorsViewMixin"):
+        cors.add(app.router.add_view("/bare", Bare))
+    client = await aiohttp_client(app)
+
+    # get_request_config: the method's own options, the view's, then the app's defaults.
+    config = Items.get_request_config(_request_for(app), "GET")
+    assert set(config) == {SITE, OTHER} and config[SITE].max_age == 5
+    with pytest.raises(KeyError):
+        Items.get_request_config(_request_for(app), "DELETE")
+    # An OPTIONS request that is not a preflight reaches the view's options(): refused.
+    resp, text = await _call(client, "OPTIONS", "/items", Origin=SITE)
+    assert resp.status == 403 and "'Access-Control-Request-Method' header" in text
+    resp, _ = await _call(client, "OPTIONS", "/items", **_preflight("GET"))
+    assert (resp.status, resp.headers["Access-Control-Max-Age"]) == (200, "5")
+
+
+def _request_for(app: web.Application) -> web.Request:
+    from heron.test_utils import make_mocked_request
+
+    return make_mocked_request("OPTIONS", "/items", app=app)

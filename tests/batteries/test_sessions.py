@@ -19,6 +19,7 @@ from heron.client import ClientPayloadError, DummyCookieJar
 from heron.sessions import (
     InsecureStorageWarning,
     Session,
+    SessionData,
     SimpleCookieStorage,
     get_session,
     new_session,
@@ -373,27 +374,58 @@ async def test_unchanged_session_sets_no_cookie(aiohttp_client: Any) -> None:
         assert set_cookie_headers(resp) == []
 
 
-async def test_changing_session_after_prepare_is_an_error(
+async def test_streamed_responses_do_not_save_the_session_and_say_so(
     aiohttp_client: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # aiohttp_session's rule: only a web.Response (or a raised HTTPException) carries it.
     async def streamed(request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse()
-        await resp.prepare(request)
+        if "late" in request.query:
+            await resp.prepare(request)
         session = await get_session(request)
-        session["late"] = True
-        await resp.write(b"body")
+        session["streamed"] = True
+        if resp.prepared:
+            await resp.write(b"body")
         return resp
 
     app = session_app(EncryptedCookieStorage(Fernet.generate_key()))
     app.router.add_get("/streamed", streamed)
     client = await aiohttp_client(app)
+    caplog.set_level(logging.WARNING, "heron.sessions")
+    for query in ("", "?late"):
+        async with client.get("/streamed" + query) as resp:
+            assert resp.status == 200
+            assert set_cookie_headers(resp) == []
+            assert await resp.read() == (b"body" if query else b"")
+    assert caplog.text.count("the session is not saved") == 2
+    async with client.get("/show") as resp:
+        assert await resp.json() == {"data": {}, "new": True}
+
+
+async def test_returning_a_prepared_response_or_no_response_is_an_error(
+    aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def prepared(request: web.Request) -> web.StreamResponse:
+        resp = web.Response(text="early")
+        await resp.prepare(request)
+        return resp
+
+    async def not_a_response(request: web.Request) -> Any:
+        return "text"
+
+    app = session_app(EncryptedCookieStorage(Fernet.generate_key()))
+    app.router.add_get("/prepared", prepared)
+    app.router.add_get("/none", not_a_response)
+    client = await aiohttp_client(app)
     caplog.set_level(logging.ERROR)
-    async with client.get("/streamed") as resp:
-        assert resp.status == 200
-        assert set_cookie_headers(resp) == []
-        with pytest.raises(ClientPayloadError):  # the server drops the half-sent response
+    async with client.get("/none") as resp:
+        assert resp.status == 500
+    assert "Expected a response from the handler" in caplog.text
+    async with client.get("/prepared") as resp:
+        assert resp.status == 200  # its head was out before the middleware could refuse it
+        with pytest.raises(ClientPayloadError):
             await resp.read()
-    assert "changed after the response was prepared" in caplog.text
+    assert "already prepared" in caplog.text
 
 
 async def test_get_session_without_setup_raises(aiohttp_client: Any) -> None:
@@ -415,13 +447,16 @@ async def test_get_session_without_setup_raises(aiohttp_client: Any) -> None:
 
 
 def test_session_mapping_and_flags() -> None:
-    session = Session("id1", data={"created": 123, "session": {"a": 1}}, new=False, max_age=5)
+    data: SessionData = {"created": 123, "session": {"a": 1}}
+    session = Session("id1", data=data, new=False, max_age=5, now=128)
     assert (session.identity, session.created) == ("id1", 123)
     assert (session.new, session.max_age) == (False, 5)
     assert dict(session) == {"a": 1} and "a" in session and len(session) == 1
     assert not session.is_changed
+    assert repr(session) == "<Session [new:False, changed:False, created:123] {'a': 1}>"
     session["b"] = 2
     assert session.is_changed
+    assert abs(session.created - time.time()) < 60  # a write dates the session anew
     with pytest.raises(RuntimeError, match="not new"):
         session.set_new_identity("other")
     session.invalidate()
@@ -429,6 +464,16 @@ def test_session_mapping_and_flags() -> None:
     fresh = Session(None, data=None, new=True)
     fresh.set_new_identity("k")
     assert fresh.identity == "k" and abs(fresh.created - time.time()) < 60
+
+
+def test_session_data_rules_of_aiohttp_session() -> None:
+    # Data older than max_age is not loaded; {} means "nothing stored": new, no identity.
+    data: SessionData = {"created": 100, "session": {"a": 1}}
+    assert dict(Session("k", data=data, new=False, max_age=10, now=110)) == {"a": 1}
+    assert dict(Session("k", data=data, new=False, max_age=10, now=111)) == {}
+    assert dict(Session("k", data=data, new=False, now=10**10)) == {"a": 1}
+    nothing = Session("k", data={}, new=False)
+    assert (nothing.identity, nothing.new, nothing.empty) == (None, True, True)
 
 
 async def test_simple_cookie_storage_is_for_tests_and_says_so(aiohttp_client: Any) -> None:
@@ -441,3 +486,121 @@ async def test_simple_cookie_storage_is_for_tests_and_says_so(aiohttp_client: An
     assert raw is not None and json.loads(raw)["session"] == {"n": 1}  # plain JSON
     async with client.get("/count") as resp:
         assert (await resp.json())["n"] == 2
+
+
+# -- aiohttp_session's own functions on a heron app (the bridge) ---------------------------
+
+
+async def test_aiohttp_session_functions_see_heron_sessions(aiohttp_client: Any) -> None:
+    # What plugins built on aiohttp_session (aiohttp-security...) call, on heron's setup.
+    import aiohttp_session
+
+    async def plugin_writes(request: web.Request) -> web.Response:
+        session = await aiohttp_session.get_session(request)
+        session["by_plugin"] = "yes"
+        return web.Response(text="written")
+
+    async def plugin_rotates(request: web.Request) -> web.Response:
+        session = await aiohttp_session.new_session(request)
+        session["rotated"] = True
+        return web.Response(text="rotated")
+
+    async def both_agree(request: web.Request) -> web.Response:
+        ours = await get_session(request)
+        theirs = await aiohttp_session.get_session(request)
+        assert ours is theirs and isinstance(theirs, aiohttp_session.Session)
+        assert request[aiohttp_session.SESSION_KEY] is ours
+        assert request[aiohttp_session.STORAGE_KEY] is storage
+        return web.json_response(dict(ours))
+
+    storage = EncryptedCookieStorage(Fernet.generate_key())
+    app = session_app(storage)
+    app.router.add_get("/write", plugin_writes)
+    app.router.add_get("/rotate", plugin_rotates)
+    app.router.add_get("/agree", both_agree)
+    client = await aiohttp_client(app)
+    async with client.get("/write") as resp:
+        assert (resp.status, await resp.text()) == (200, "written")
+    async with client.get("/agree") as resp:
+        assert await resp.json() == {"by_plugin": "yes"}
+    async with client.get("/rotate") as resp:
+        assert resp.status == 200
+    async with client.get("/agree") as resp:
+        assert await resp.json() == {"rotated": True}
+
+
+async def test_sliding_expiry_and_the_cookie_date_format(aiohttp_client: Any) -> None:
+    # aiohttp_session's rules: each write dates the session anew; data older than max_age
+    # is not loaded; Expires is written as "Thu, 01-Jan-1970 00:00:10 GMT".
+    clock = Clock(0.0)
+    with pytest.warns(InsecureStorageWarning):
+        storage = SimpleCookieStorage(max_age=10, clock=clock)
+    client = await aiohttp_client(session_app(storage))
+    async with client.get("/count") as resp:
+        assert resp.cookies["AIOHTTP_SESSION"]["expires"] == "Thu, 01-Jan-1970 00:00:10 GMT"
+    clock.now = 8.0
+    async with client.get("/count") as resp:  # written at 8: good until 18
+        assert "00:00:18" in resp.cookies["AIOHTTP_SESSION"]["expires"]
+    clock.now = 15.0
+    async with client.get("/show") as resp:
+        assert (await resp.json())["data"] == {"n": 2}
+    clock.now = 30.0  # the client kept the cookie; the server does not load it
+    async with client.get("/show") as resp:
+        assert (await resp.json())["data"] == {}
+
+
+async def test_simple_storage_writes_an_empty_session_as_braces(aiohttp_client: Any) -> None:
+    with pytest.warns(InsecureStorageWarning):
+        storage = SimpleCookieStorage()
+    client = await aiohttp_client(login_app(storage))
+    async with client.post("/login"):
+        pass
+    async with client.post("/logout") as resp:
+        assert resp.cookies["AIOHTTP_SESSION"].value == "{}"  # as aiohttp_session writes it
+    async with client.get("/show") as resp:
+        assert await resp.json() == {"data": {}, "new": True}
+
+
+# -- NaClCookieStorage ---------------------------------------------------------------------
+
+
+async def test_nacl_cookie_storage(aiohttp_client: Any, caplog: pytest.LogCaptureFixture) -> None:
+    import nacl.secret
+    import nacl.utils
+    from nacl.encoding import Base64Encoder
+
+    from heron.sessions.nacl_storage import NaClCookieStorage
+
+    with pytest.raises(ValueError, match="32 random bytes"):
+        NaClCookieStorage(b"short")
+    key = nacl.utils.random(nacl.secret.SecretBox.KEY_SIZE)
+    clock = Clock()
+    client = await aiohttp_client(
+        session_app(NaClCookieStorage(key, max_age=60, clock=clock)), cookie_jar=DummyCookieJar()
+    )
+    async with client.get("/count") as resp:
+        token = session_cookie(resp)
+    assert token is not None and '"n"' not in token
+    box = nacl.secret.SecretBox(key)
+    sealed = json.loads(box.decrypt(token.encode(), encoder=Base64Encoder))
+    assert sealed["session"] == {"n": 1}
+    replay = {"Cookie": f"AIOHTTP_SESSION={token}"}
+    clock.now += 59
+    async with client.get("/show", headers=replay) as resp:
+        assert await resp.json() == {"data": {"n": 1}, "new": False}
+    clock.now += 2
+    async with client.get("/show", headers=replay) as resp:
+        assert (await resp.json())["data"] == {}  # older than max_age: not loaded
+    # A cookie sealed the way aiohttp_session seals it is read; a foreign or forged one is not.
+    legacy = {"created": int(clock.now), "session": {"user": "bob"}}
+    nonce = nacl.utils.random(nacl.secret.SecretBox.NONCE_SIZE)
+    theirs = box.encrypt(json.dumps(legacy).encode(), nonce, encoder=Base64Encoder).decode()
+    async with client.get("/show", headers={"Cookie": f"AIOHTTP_SESSION={theirs}"}) as resp:
+        assert await resp.json() == {"data": {"user": "bob"}, "new": False}
+    other = nacl.secret.SecretBox(nacl.utils.random(nacl.secret.SecretBox.KEY_SIZE))
+    foreign = other.encrypt(json.dumps(legacy).encode(), encoder=Base64Encoder).decode()
+    caplog.set_level(logging.WARNING, "heron.sessions")
+    for bad in (foreign, "not-base64!", token[:-4] + "AAAA"):
+        async with client.get("/show", headers={"Cookie": f"AIOHTTP_SESSION={bad}"}) as resp:
+            assert await resp.json() == {"data": {}, "new": True}
+    assert "could not be decrypted" in caplog.text

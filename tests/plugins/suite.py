@@ -88,7 +88,8 @@ PLUGINS: tuple[Plugin, ...] = (
     Plugin(
         "cors",
         "aiohttp-cors",
-        {"aiohttp_cors": "heron.cors"},
+        # "aiohttp" too: its doc tests import web inside the test functions.
+        {"aiohttp_cors": "heron.cors", "aiohttp": "heron"},
         skip_files={
             "integration/test_real_browser.py": "drives a desktop browser through selenium "
             "(heron's own tests/batteries/test_cors.py covers it in headless Chromium)",

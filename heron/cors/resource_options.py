@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ("Policy", "ResourceOptions", "merge", "parse_policy")
+__all__ = ("OriginWarning", "Policy", "ResourceOptions", "merge", "parse_policy")
 
 _Names = str | Collection[str]
 
 
-def _names(value: _Names, what: str, *, upper: bool = False) -> str | tuple[str, ...]:
+def _names(value: _Names, what: str, *, upper: bool = False) -> str | frozenset[str]:
     if value == "*":
         return "*"
-    if isinstance(value, str):
-        # A lone name is a common slip for a one-element list: accept it as such.
-        value = (value,)
+    if isinstance(value, str) or not isinstance(value, Collection):
+        # A lone name is refused (as aiohttp_cors does): "GET" is not ["GET"].
+        raise ValueError(f"{what} must be '*' or a collection of names, got {value!r}")
     if not all(isinstance(v, str) and v and v != "*" for v in value):
         raise ValueError(f"{what} must be '*' or a collection of names, got {value!r}")
-    seen: dict[str, str] = {}
-    for name in value:
-        seen.setdefault(name.lower(), name.upper() if upper else name)
-    return tuple(seen.values())
+    return frozenset(name.upper() if upper else name for name in value)
 
 
 @dataclass(frozen=True)
@@ -31,19 +29,19 @@ class ResourceOptions:
 
     ``allow_credentials``: the browser may send cookies and read the response.
     ``expose_headers``: response headers the page may read (``"*"``: all of them).
-    ``allow_headers``: request headers the page may send (``"*"``: any).
+    ``allow_headers``: request headers the page may send (``"*"``: any); kept upper-case.
     ``max_age``: seconds the browser may cache a preflight answer.
-    ``allow_methods``: methods the page may use (``"*"`` or None: any routed method).
+    ``allow_methods``: methods a preflight may ask for.  ``None``: any method a route with
+    CORS serves; ``"*"`` or a list: those, even where no route serves them.
+
+    The collections are normalised to frozensets, as aiohttp_cors's are.
     """
 
     allow_credentials: bool = False
-    expose_headers: _Names = ()
-    allow_headers: _Names = ()
+    expose_headers: _Names = frozenset()
+    allow_headers: _Names = frozenset()
     max_age: int | None = None
     allow_methods: _Names | None = None
-    _allowed_headers: frozenset[str] | None = field(
-        init=False, repr=False, compare=False, default=None
-    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.allow_credentials, bool):
@@ -52,31 +50,35 @@ class ResourceOptions:
             isinstance(self.max_age, bool) or not isinstance(self.max_age, int) or self.max_age < 0
         ):
             raise ValueError(f"max_age must be a non-negative int, got {self.max_age!r}")
-        expose = _names(self.expose_headers, "expose_headers")
-        allow = _names(self.allow_headers, "allow_headers")
         set_ = object.__setattr__
-        set_(self, "expose_headers", expose)
-        set_(self, "allow_headers", allow)
+        set_(self, "expose_headers", _names(self.expose_headers, "expose_headers"))
+        set_(self, "allow_headers", _names(self.allow_headers, "allow_headers", upper=True))
         if self.allow_methods is not None:
             set_(self, "allow_methods", _names(self.allow_methods, "allow_methods", upper=True))
-        if allow != "*":
-            set_(self, "_allowed_headers", frozenset(h.lower() for h in allow))
 
-    def allows_method(self, method: str) -> bool:
-        """True if ``method`` is allowed (a method no route serves is refused elsewhere)."""
+    def is_method_allowed(self, method: str) -> bool:
+        """Whether ``allow_methods`` names ``method`` (aiohttp_cors's test: None names none)."""
         methods = self.allow_methods
-        return methods is None or methods == "*" or method.upper() in methods
+        return methods == "*" or (methods is not None and method.upper() in methods)
+
+    def allows_method(self, method: str, *, routed: bool) -> bool:
+        """Whether a preflight may ask for ``method``; ``routed``: a route with CORS serves it."""
+        return (routed and self.allow_methods is None) or self.is_method_allowed(method)
 
     def disallowed_headers(self, requested: Collection[str]) -> list[str]:
-        """The lower-cased ``requested`` header names this origin may not send."""
-        allowed = self._allowed_headers
-        if allowed is None:
+        """The ``requested`` header names (upper-case) this origin may not send."""
+        allowed = self.allow_headers
+        if allowed == "*":
             return []
-        return [name for name in requested if name not in allowed]
+        return [name for name in requested if name.upper() not in allowed]
 
 
 #: Origin (``"*"`` for any) to its options.
 Policy = dict[str, ResourceOptions]
+
+
+class OriginWarning(UserWarning):
+    """A configured origin can never match the ``Origin`` header a browser sends."""
 
 
 def _check_origin(origin: Any) -> str:
@@ -85,7 +87,16 @@ def _check_origin(origin: Any) -> str:
     if origin in ("*", "null"):
         return origin
     scheme, sep, rest = origin.partition("://")
-    if not sep or not scheme or not rest or "/" in rest:
+    if not sep:
+        # aiohttp_cors takes it silently; it matches nothing, since browsers send a scheme.
+        warnings.warn(
+            f"CORS origin {origin!r} has no scheme, so it matches no browser's Origin header: "
+            f"write it as 'https://{origin}'",
+            OriginWarning,
+            stacklevel=4,
+        )
+        return origin
+    if not scheme or not rest or "/" in rest:
         raise ValueError(
             f"origin {origin!r} must look like 'https://example.com[:port]' (no path), or '*'"
         )

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
 from .. import hdrs, web
-from ._options import Policy, ResourceOptions, merge, parse_policy
-from ._views import view_has_method, view_policy
+from .mixin import CorsViewMixin, view_has_method, view_policy
+from .preflight_handler import (
+    PreflightForbidden,
+    PreflightResponse,
+    answer_preflight,
+    parse_preflight,
+)
+from .resource_options import Policy, ResourceOptions, merge, parse_policy
 
 __all__ = ("CorsConfig",)
 
@@ -26,11 +33,6 @@ _NOT_EXPOSED = frozenset(
         "vary",
     }
 )
-_PREFLIGHT_VARY = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
-
-
-class _PreflightResponse(web.Response):
-    """An answer to a preflight: the response hook leaves it as it is."""
 
 
 def _add_vary(headers: Any, token: str) -> None:
@@ -41,12 +43,6 @@ def _add_vary(headers: Any, token: str) -> None:
 
 def _is_view(handler: Any) -> TypeGuard[type[web.View]]:
     return isinstance(handler, type) and issubclass(handler, web.View)
-
-
-def _reject(reason: str) -> web.Response:
-    response = _PreflightResponse(status=403, text=f"CORS preflight rejected: {reason}")
-    response.headers[hdrs.VARY] = _PREFLIGHT_VARY
-    return response
 
 
 class CorsConfig:
@@ -67,34 +63,57 @@ class CorsConfig:
         app_wide: bool = False,
     ) -> None:
         self._app = app
-        self._defaults = parse_policy(defaults)
+        #: ``{origin: ResourceOptions}`` for every route added without its own options.
+        self.defaults: Policy = parse_policy(defaults)
         self._app_wide = app_wide
         # id() keys: routes and resources are kept alive by the router; _keep pins them too.
         self._routes: dict[tuple[int, str], Policy] = {}
         self._resources: dict[int, Policy] = {}
+        # A resource that only had routes added: their options cover its other methods too
+        # (as in aiohttp_cors), and refuse preflights for methods nothing there serves.
+        self._implied: dict[int, Policy] = {}
         self._apps: dict[int, Policy] = {}
         self._keep: list[object] = []
         self._views: dict[tuple[type, str], Policy | None] = {}
         app.middlewares.insert(0, self._preflight_middleware)
         app.on_response_prepare.append(self._on_response_prepare)
 
-    def add(self, routing_entity: Any, config: Mapping[str, Any] | None = None, **_: Any) -> Any:
+    def add(
+        self,
+        routing_entity: Any,
+        config: Mapping[str, Any] | None = None,
+        webview: bool = False,
+    ) -> Any:
         """Enable CORS on a route, a resource or a sub-application; returns the entity.
 
         ``config`` (``{origin: ResourceOptions}``) overrides the defaults origin by
-        origin; a route's config also overrides its resource's.
+        origin; a route's config also overrides its resource's.  A class-based view must
+        mix in :class:`CorsViewMixin` (its ``cors_config`` is its own options).
         """
+        if webview:
+            warnings.warn(
+                "add(..., webview=True) is not needed: class-based views are recognised",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         policy = parse_policy(config)
         if isinstance(routing_entity, web.Application):
-            self._apps[id(routing_entity)] = merge(self._defaults, policy)
+            self._apps[id(routing_entity)] = merge(self.defaults, policy)
         elif isinstance(routing_entity, web.AbstractRoute):
             resource = routing_entity.resource
             if resource is None:
                 raise ValueError(f"{routing_entity!r} has no resource: CORS cannot apply to it")
-            base = self._resources.get(id(resource), self._defaults)
-            self._routes[(id(resource), routing_entity.method)] = merge(base, policy)
+            handler = routing_entity.handler
+            if _is_view(handler) and not issubclass(handler, CorsViewMixin):
+                raise ValueError(
+                    f"{handler.__qualname__} must mix in heron.cors.CorsViewMixin to have CORS"
+                )
+            rid = id(resource)
+            merged = merge(self._resources.get(rid, self.defaults), policy)
+            self._routes[(rid, routing_entity.method)] = merged
+            self._implied.setdefault(rid, merged)
         elif isinstance(routing_entity, web.AbstractResource):
-            self._resources[id(routing_entity)] = merge(self._defaults, policy)
+            self._resources[id(routing_entity)] = merge(self.defaults, policy)
         else:
             raise TypeError(f"cannot enable CORS on {routing_entity!r}")
         self._keep.append(routing_entity)
@@ -102,18 +121,22 @@ class CorsConfig:
 
     # ------------------------------------------------------------------ lookup
 
+    def _resource_policy(self, resource: Any) -> Policy | None:
+        rid = id(resource)
+        return self._resources.get(rid) or self._implied.get(rid)
+
     def _policy(self, match_info: Any, method: str) -> Policy | None:
         """The policy for ``method`` on what ``match_info`` matched; None: CORS is off."""
         route = match_info.route
         resource = getattr(route, "resource", None)
         found: Policy | None = None
         if resource is not None:
-            rid = id(resource)
             routes = self._routes
+            rid = id(resource)
             found = (
                 routes.get((rid, route.method))
                 or (routes.get((rid, hdrs.METH_GET)) if route.method == hdrs.METH_HEAD else None)
-                or self._resources.get(rid)
+                or self._resource_policy(resource)
             )
         if found is None:
             for app in reversed(match_info.apps):
@@ -121,7 +144,7 @@ class CorsConfig:
                 if found is not None:
                     break
         if found is None and self._app_wide:
-            found = self._defaults
+            found = self.defaults
         handler = getattr(route, "handler", None)
         if _is_view(handler):
             key = (handler, method)
@@ -129,67 +152,59 @@ class CorsConfig:
                 self._views[key] = view_policy(handler, method)
             own = self._views[key]
             if own is not None:
-                found = merge(found if found is not None else self._defaults, own)
+                found = merge(found if found is not None else self.defaults, own)
         return found
+
+    async def _unserved(self, request: web.Request, target: Any) -> Policy | None:
+        """For a 405 (no route serves the method): the policy of the resource that matched
+        the path, found through a method it does serve."""
+        error = target.http_exception
+        for method in sorted(getattr(error, "allowed_methods", ())):
+            found = await self._app.router.resolve(request.clone(method=method))
+            resource = getattr(found.route, "resource", None)
+            if found.http_exception is None and resource is not None:
+                return self._resource_policy(resource) or self._policy(found, method)
+        return None
 
     # ------------------------------------------------------------------ preflight
 
     @web.middleware
     async def _preflight_middleware(self, request: web.Request, handler: Any) -> Any:
-        headers = request.headers
-        if (
-            request.method != hdrs.METH_OPTIONS
-            or hdrs.ORIGIN not in headers
-            or hdrs.ACCESS_CONTROL_REQUEST_METHOD not in headers
-        ):
+        if request.method != hdrs.METH_OPTIONS:
             return await handler(request)
-        method = headers[hdrs.ACCESS_CONTROL_REQUEST_METHOD].strip()
-        target = await self._app.router.resolve(request.clone(method=method))
+        headers = request.headers
+        requested = headers.get(hdrs.ACCESS_CONTROL_REQUEST_METHOD)
+        if hdrs.ORIGIN in headers and requested is not None:
+            method = requested.strip()
+            target = await self._app.router.resolve(request.clone(method=method))
+        else:
+            # Not a preflight: the app's own OPTIONS route answers it if there is one; where
+            # none is and CORS is on, it is a failed preflight (the 403 says what it lacks).
+            method = hdrs.METH_OPTIONS
+            target = request.match_info
+            if target.http_exception is None:
+                return await handler(request)
+        error = target.http_exception
+        if error is not None and error.status != 405:
+            return await handler(request)  # 404: not ours
+        routed = error is None
         policy = self._policy(target, method)
+        if policy is None and not routed:
+            policy = await self._unserved(request, target)
         if policy is None:
             return await handler(request)  # not ours: the app's own OPTIONS handling
-        error = getattr(target, "http_exception", None)
-        if error is not None and error.status != 405:
-            return await handler(request)
-        return self._preflight(request, policy, method, routed=error is None, target=target)
-
-    def _preflight(
-        self, request: web.Request, policy: Policy, method: str, *, routed: bool, target: Any
-    ) -> web.Response:
-        origin = request.headers[hdrs.ORIGIN]
-        options = policy.get(origin) or policy.get("*")
-        if options is None:
-            return _reject(f"origin {origin!r} is not allowed")
-        handler = getattr(target.route, "handler", None)
-        if not routed or (_is_view(handler) and not view_has_method(handler, method)):
-            return _reject(f"method {method!r} is not served here")
-        if not options.allows_method(method):
-            return _reject(f"method {method!r} is not allowed")
-        raw = request.headers.get(hdrs.ACCESS_CONTROL_REQUEST_HEADERS, "")
-        requested = [h.strip().lower() for h in raw.split(",") if h.strip()]
-        refused = options.disallowed_headers(requested)
-        if refused:
-            return _reject(f"headers {', '.join(refused)} are not allowed")
-        response = _PreflightResponse()
-        out = response.headers
-        out[hdrs.ACCESS_CONTROL_ALLOW_ORIGIN] = origin
-        if options.allow_credentials:
-            out[hdrs.ACCESS_CONTROL_ALLOW_CREDENTIALS] = "true"
-        out[hdrs.ACCESS_CONTROL_ALLOW_METHODS] = method
-        if requested:
-            # Echoed, never "*": "*" does not cover Authorization, nor anything with credentials.
-            out[hdrs.ACCESS_CONTROL_ALLOW_HEADERS] = ", ".join(requested)
-        if options.max_age is not None:
-            out[hdrs.ACCESS_CONTROL_MAX_AGE] = str(options.max_age)
-        out[hdrs.VARY] = _PREFLIGHT_VARY
-        return response
+        view = getattr(target.route, "handler", None)
+        if _is_view(view) and not view_has_method(view, method):
+            routed = False
+        origin, method = parse_preflight(request)
+        return answer_preflight(request, origin, method, policy, routed=routed)
 
     # ------------------------------------------------------------------ actual requests
 
     async def _on_response_prepare(
         self, request: web.Request, response: web.StreamResponse
     ) -> None:
-        if isinstance(response, _PreflightResponse):
+        if isinstance(response, (PreflightResponse, PreflightForbidden)):
             return
         match_info = request.match_info
         if match_info is None:
@@ -224,5 +239,5 @@ def _allow(headers: Any, origin: str, options: ResourceOptions) -> None:
         expose = tuple(names.values())
     if expose:
         headers[hdrs.ACCESS_CONTROL_EXPOSE_HEADERS] = (
-            expose if isinstance(expose, str) else ", ".join(expose)
+            expose if isinstance(expose, str) else ", ".join(sorted(expose))
         )
