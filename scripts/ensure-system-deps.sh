@@ -5,8 +5,8 @@
 #   - nginx               tests/deploy/test_nginx.py runs a real nginx in front of heron
 #   - libnginx-mod-stream nginx's TCP proxy, which sends the PROXY protocol (test_proxy_protocol.py)
 #   - openssl             the same test makes a throwaway certificate for nginx's TLS port
-# (gunicorn, for heron.worker, is a Python package: the dev extra installs it.)
 #   - memcached           heron.sessions' MemcachedStorage tests start a private one
+# (gunicorn, for heron.worker, is a Python package: the dev extra installs it.)
 #
 # Idempotent and fast when everything is present (no apt call at all).  As root with apt-get it
 # installs what is missing; otherwise it says what is missing and exits 0: the tests that need a
