@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 
 __all__ = ("ServerConfig",)
 
@@ -50,3 +51,5 @@ class ServerConfig:
     #: How long a connection refused by ``max_connections`` may stay open, after its ``503``,
     #: for the peer to read the answer and close first (its request bytes are discarded).
     reject_linger: float = 1.0
+    #: The server's logger, also ``request.protocol.logger`` (aiohttp's ``RequestHandler``).
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("heron.server"))
