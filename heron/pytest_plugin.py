@@ -483,7 +483,7 @@ _OPEN_LOOPS: list[asyncio.AbstractEventLoop] = []
 @contextlib.contextmanager
 def _test_loop(factory: LoopFactory, config: pytest.Config) -> Iterator[asyncio.AbstractEventLoop]:
     with loop_context(factory) as new_loop:
-        new_loop.set_debug(bool(config.getini("asyncio_debug")))
+        new_loop.set_debug(_asyncio_debug(config))
         _OPEN_LOOPS.append(new_loop)
         try:
             yield new_loop
@@ -491,6 +491,13 @@ def _test_loop(factory: LoopFactory, config: pytest.Config) -> Iterator[asyncio.
             _OPEN_LOOPS.remove(new_loop)
     if _OPEN_LOOPS:
         asyncio.set_event_loop(_OPEN_LOOPS[-1])
+
+
+def _asyncio_debug(config: pytest.Config) -> bool:
+    # pytest-asyncio declares this option with the default "false", a string, which a
+    # bool ini option returns as it is when the ini file does not set it.
+    value = config.getini("asyncio_debug")
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1")
 
 
 def _kind(request: pytest.FixtureRequest) -> str:

@@ -317,6 +317,7 @@ async def test_marked(aiohttp_client, loop):
 
 async def test_unmarked(aiohttp_client, loop):
     assert asyncio.get_running_loop() is loop
+    assert not loop.get_debug()  # asyncio_debug unset (pytest-asyncio's default: "false")
     await test_client(aiohttp_client)
 """
     )

@@ -17,22 +17,27 @@ from typing import Any
 import pytest
 
 from heron import web
-from heron.compat import aiohttp as compat
 from heron.pytest_plugin import AiohttpClient
 
 pytest.importorskip("aiohttp")
 # The plugins' own deprecations (old apispec, marshmallow...) and str state keys, as on aiohttp.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore::DeprecationWarning", "ignore::heron._web.state.NotAppKeyWarning"
-)
+pytestmark = [
+    pytest.mark.filterwarnings(
+        "ignore::DeprecationWarning", "ignore::heron._web.state.NotAppKeyWarning"
+    ),
+    pytest.mark.usefixtures("aiohttp_is_heron"),
+]
 _names = itertools.count()
 
 
 @pytest.fixture
-def aiohttp_is_heron() -> Iterator[None]:
+def aiohttp_is_heron() -> Iterator[ModuleType]:
+    # Imported here, not at the top: importing it switches, and collection imports every
+    # test module before the first test runs.
+    compat = importlib.import_module("heron.compat.aiohttp")
     compat.install()
     try:
-        yield
+        yield compat
     finally:
         compat.uninstall()
 
@@ -45,19 +50,19 @@ def _plugin(name: str) -> ModuleType:
         pytest.skip(f"{name} cannot be imported here: {exc!r}")
 
 
-def test_switch_points_aiohttps_names_at_herons(aiohttp_is_heron: None) -> None:
+def test_switch_points_aiohttps_names_at_herons(aiohttp_is_heron: ModuleType) -> None:
     import aiohttp.web
     import aiohttp.web_exceptions
 
     assert aiohttp.web.Request is web.Request
     assert aiohttp.web_exceptions.HTTPBadRequest is web.HTTPBadRequest
     assert aiohttp.web.json_response is web.json_response
-    compat.uninstall()
+    aiohttp_is_heron.uninstall()
     assert aiohttp.web.Request is not web.Request
-    assert not compat.installed()
+    assert not aiohttp_is_heron.installed()
 
 
-async def test_aiohttp_remotes(aiohttp_is_heron: None, aiohttp_client: AiohttpClient) -> None:
+async def test_aiohttp_remotes(aiohttp_client: AiohttpClient) -> None:
     remotes = _plugin("aiohttp_remotes")
 
     async def handler(request: web.Request) -> web.Response:
@@ -74,7 +79,7 @@ async def test_aiohttp_remotes(aiohttp_is_heron: None, aiohttp_client: AiohttpCl
     assert resp.status == 400  # the plugin raised web.HTTPBadRequest: heron's, so a 400
 
 
-async def test_aiohttp_pydantic(aiohttp_is_heron: None, aiohttp_client: AiohttpClient) -> None:
+async def test_aiohttp_pydantic(aiohttp_client: AiohttpClient) -> None:
     aiohttp_pydantic = _plugin("aiohttp_pydantic")
     oas = _plugin("aiohttp_pydantic.oas")
     pydantic = _plugin("pydantic")
@@ -105,7 +110,7 @@ async def test_aiohttp_pydantic(aiohttp_is_heron: None, aiohttp_client: AiohttpC
     assert "/article" in (await resp.json())["paths"]
 
 
-async def test_aiohttp_swagger(aiohttp_is_heron: None, aiohttp_client: AiohttpClient) -> None:
+async def test_aiohttp_swagger(aiohttp_client: AiohttpClient) -> None:
     swagger = _plugin("aiohttp_swagger")
 
     async def ping(request: web.Request) -> web.Response:
@@ -131,7 +136,7 @@ async def test_aiohttp_swagger(aiohttp_is_heron: None, aiohttp_client: AiohttpCl
     assert resp.status == 200 and len(await resp.read()) > 1000
 
 
-async def test_prometheus_async(aiohttp_is_heron: None, aiohttp_client: AiohttpClient) -> None:
+async def test_prometheus_async(aiohttp_client: AiohttpClient) -> None:
     aio = _plugin("prometheus_async.aio")
     aio_web = _plugin("prometheus_async.aio.web")
     prometheus_client = _plugin("prometheus_client")
@@ -159,9 +164,7 @@ async def test_prometheus_async(aiohttp_is_heron: None, aiohttp_client: AiohttpC
     assert f"heron_test_errors_{suffix}_total 1.0" in text
 
 
-async def test_opentelemetry_server_instrumentation(
-    aiohttp_is_heron: None, aiohttp_client: AiohttpClient
-) -> None:
+async def test_opentelemetry_server_instrumentation(aiohttp_client: AiohttpClient) -> None:
     otel = _plugin("opentelemetry.instrumentation.aiohttp_server")
     sdk_trace = _plugin("opentelemetry.sdk.trace")
     export = _plugin("opentelemetry.sdk.trace.export")
@@ -195,7 +198,7 @@ async def test_opentelemetry_server_instrumentation(
     assert format(spans[0].context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
 
 
-async def test_aiohttp_apispec(aiohttp_is_heron: None, aiohttp_client: AiohttpClient) -> None:
+async def test_aiohttp_apispec(aiohttp_client: AiohttpClient) -> None:
     apispec = _plugin("aiohttp_apispec")
     marshmallow = _plugin("marshmallow")
 
