@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 
 __all__ = ("ServerConfig",)
 
@@ -59,3 +60,5 @@ class ServerConfig:
     #: Every connection starts with a PROXY protocol (v1 or v2) header from a TCP load
     #: balancer, naming the client's address (see heron/_io/proxy_protocol.py).
     proxy_protocol: bool = False
+    #: The server's logger, also ``request.protocol.logger`` (aiohttp's ``RequestHandler``).
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("aiohttp.server"))

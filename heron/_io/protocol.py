@@ -218,6 +218,51 @@ class HttpProtocol(asyncio.Protocol):
         """The current ``Date`` header value."""
         return self._dates.get()
 
+    # The names of aiohttp's ``RequestHandler`` that middlewares and plugins reach for
+    # through ``request.protocol``.
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The server's logger."""
+        return self._config.logger
+
+    @property
+    def keepalive_timeout(self) -> float:
+        """Idle time allowed between requests on this connection."""
+        return self._config.keepalive_timeout
+
+    @property
+    def peername(self) -> Any:
+        """The peer's address (``None`` once the connection is gone)."""
+        return None if self.transport is None else self.transport.get_extra_info("peername")
+
+    @property
+    def sockname(self) -> Any:
+        """The local address (``None`` once the connection is gone)."""
+        return None if self.transport is None else self.transport.get_extra_info("sockname")
+
+    @property
+    def ssl_context(self) -> Any:
+        """The TLS context of this connection, ``None`` for plain TCP."""
+        return None if self.transport is None else self.transport.get_extra_info("sslcontext")
+
+    def keep_alive(self, val: bool) -> None:
+        """``keep_alive(False)``: close the connection after the response in flight."""
+        if not val:
+            self._closing = True
+
+    def force_close(self) -> None:
+        """Close the connection now (aiohttp's name for :meth:`close`)."""
+        self.close()
+
+    def log_debug(self, *args: Any, **kwargs: Any) -> None:
+        """Log at debug level on the server's logger."""
+        self._config.logger.debug(*args, **kwargs)
+
+    def log_exception(self, *args: Any, **kwargs: Any) -> None:
+        """Log an exception on the server's logger."""
+        self._config.logger.exception(*args, **kwargs)
+
     def write_continue(self) -> None:
         """Send ``100 Continue`` (an ``Expect: 100-continue`` request may send its body)."""
         if self.transport is not None and not self.transport.is_closing():

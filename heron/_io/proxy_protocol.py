@@ -26,7 +26,7 @@ from .protocol import HttpProtocol
 
 __all__ = ("ProxyProtocolReceiver", "parse_proxy_header")
 
-log = logging.getLogger("heron.server")
+log = logging.getLogger("aiohttp.server")
 
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 _V1_PREFIX = b"PROXY "

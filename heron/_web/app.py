@@ -102,6 +102,12 @@ class ResponseKey(_Key[T]):
     """A typed key for ``response[key]``."""
 
 
+def _is_aiohttp_app_key(key: object) -> bool:
+    """Whether ``key`` is an ``aiohttp.web.AppKey`` (a plugin written for aiohttp made it)."""
+    cls = type(key)
+    return cls.__name__ == "AppKey" and cls.__module__.startswith("aiohttp.")
+
+
 class Application(StateMapping[Any]):
     """A web application: ``app.router``, ``app.middlewares``, signals and state."""
 
@@ -176,7 +182,7 @@ class Application(StateMapping[Any]):
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._check_frozen()
-        if not isinstance(key, AppKey):
+        if not isinstance(key, AppKey) and not _is_aiohttp_app_key(key):
             warnings.warn(
                 "It is recommended to use web.AppKey instances for keys.\n"
                 "https://docs.aiohttp.org/en/stable/web_advanced.html#application-s-config",

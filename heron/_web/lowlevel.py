@@ -117,7 +117,9 @@ class Server:
                 "Ignoring unknown request handler arguments: %s", ", ".join(sorted(unknown))
             )
         config_kwargs = {k: v for k, v in kwargs.items() if k in _CONFIG_KEYS}
-        self.config = ServerConfig(handler_cancellation=handler_cancellation, **config_kwargs)
+        self.config = ServerConfig(
+            handler_cancellation=handler_cancellation, logger=logger, **config_kwargs
+        )
         self.request_handler = handler
         self._request_factory: RequestFactory = request_factory or self._make_request
         self._loop = loop

@@ -5,13 +5,22 @@
 failures that concern a received response are ``ClientResponseError``s and carry
 the request info, redirect history, status and headers; a body that breaks off
 or cannot be decoded is a ``ClientPayloadError``.
+
+Where aiohttp is installed, each of these classes is also a subclass of aiohttp's
+class of the same name (see :func:`adopt_aiohttp_bases`): code written for aiohttp
+that catches ``aiohttp.ClientResponseError`` or ``aiohttp.ClientConnectionError``
+catches heron's client errors too.  The methods stay heron's: aiohttp's classes only
+join the MRO after heron's, so ``__init__`` chains name their builtin base explicitly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib.util
 import ssl
 from collections.abc import Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, NamedTuple
 
 from multidict import CIMultiDictProxy, MultiMapping
@@ -46,6 +55,7 @@ __all__ = (
     "ServerTimeoutError",
     "SocketTimeoutError",
     "TooManyRedirects",
+    "adopt_aiohttp_bases",
 )
 
 
@@ -67,7 +77,25 @@ class ConnectionKey(NamedTuple):
     ssl: ssl.SSLContext | bool | None
 
 
-class ClientError(Exception):
+# Python-level stand-ins for the builtin bases: a class whose bases are to change (see
+# adopt_aiohttp_bases) must not have a builtin exception as its first layout base.
+class _ExceptionBase(Exception):
+    pass
+
+
+class _ResetBase(ConnectionResetError):
+    pass
+
+
+class _OSErrorBase(OSError):
+    pass
+
+
+class _TimeoutBase(asyncio.TimeoutError):
+    pass
+
+
+class ClientError(_ExceptionBase):
     """Base class of every client error."""
 
 
@@ -114,11 +142,11 @@ class ClientConnectionError(ClientError):
     """Base class for errors on the connection rather than in a response."""
 
 
-class ClientConnectionResetError(ClientConnectionError, ConnectionResetError):
+class ClientConnectionResetError(ClientConnectionError, _ResetBase):
     """Writing to a connection that was already closed."""
 
 
-class ClientOSError(ClientConnectionError, OSError):
+class ClientOSError(ClientConnectionError, _OSErrorBase):
     """An ``OSError`` raised by the socket layer."""
 
 
@@ -128,7 +156,7 @@ class ClientConnectorError(ClientOSError):
     def __init__(self, connection_key: ConnectionKey, os_error: OSError) -> None:
         self._conn_key = connection_key
         self._os_error = os_error
-        super().__init__(os_error.errno, os_error.strerror)
+        OSError.__init__(self, os_error.errno, os_error.strerror)
         self.args = (connection_key, os_error)
 
     @property
@@ -189,10 +217,10 @@ class ServerDisconnectedError(ServerConnectionError):
         if message is None:
             message = "Server disconnected"
         self.message = message
-        super().__init__(message)
+        Exception.__init__(self, message)
 
 
-class ServerTimeoutError(ServerConnectionError, asyncio.TimeoutError):
+class ServerTimeoutError(ServerConnectionError, _TimeoutBase):
     """A client timeout expired (total, connect or socket read)."""
 
 
@@ -215,9 +243,9 @@ class InvalidURL(ClientError, ValueError):
         self._url = url
         self._description = description
         if description:
-            super().__init__(url, description)
+            ValueError.__init__(self, url, description)
         else:
-            super().__init__(url)
+            ValueError.__init__(self, url)
 
     @property
     def url(self) -> str | URL:
@@ -256,3 +284,49 @@ class InvalidUrlRedirectClientError(InvalidUrlClientError, RedirectClientError):
 
 class NonHttpUrlRedirectClientError(NonHttpUrlClientError, RedirectClientError):
     """A redirect pointed at a non-http(s) URL."""
+
+
+def _aiohttp_exceptions() -> ModuleType | None:
+    """aiohttp's client exception module, when aiohttp is installed and imports."""
+    if importlib.util.find_spec("aiohttp") is None:
+        return None
+    try:
+        import aiohttp.client_exceptions as module
+    except Exception:  # a broken aiohttp install is no reason to break heron's client
+        return None
+    return module
+
+
+_AIOHTTP_EXCEPTIONS = _aiohttp_exceptions()
+
+
+def adopt_aiohttp_bases(*classes: type[BaseException]) -> None:
+    """Make each class also a subclass of aiohttp's exception of the same name.
+
+    Parents must come before their subclasses.  The counterpart joins the class's
+    bases last, replacing the builtin bases it already derives from (``OSError``,
+    ``ValueError``...).  A class aiohttp lacks, or whose bases cannot change (an
+    incompatible aiohttp), stays as it is.  Without aiohttp this does nothing.
+    """
+    module = _AIOHTTP_EXCEPTIONS
+    if module is None:
+        return
+    for cls in classes:
+        counterpart = getattr(module, cls.__name__, None)
+        if not isinstance(counterpart, type) or issubclass(cls, counterpart):
+            continue
+        kept = tuple(base for base in cls.__bases__ if not issubclass(counterpart, base))
+        with contextlib.suppress(TypeError):
+            cls.__bases__ = (*kept, counterpart)
+
+
+adopt_aiohttp_bases(
+    *(
+        value
+        for value in list(globals().values())
+        if isinstance(value, type)
+        and issubclass(value, BaseException)
+        and value.__module__ == __name__
+        and not value.__name__.startswith("_")
+    )
+)

@@ -30,6 +30,7 @@ from .exceptions import (
     ConnectionKey,
     RequestInfo,
     ServerTimeoutError,
+    adopt_aiohttp_bases,
 )
 
 if TYPE_CHECKING:
@@ -48,6 +49,9 @@ _SCHEMES: Final = {"ws": "http", "wss": "https", "http": "http", "https": "https
 
 class WSServerHandshakeError(ClientResponseError):
     """The server did not accept the WebSocket handshake."""
+
+
+adopt_aiohttp_bases(WSServerHandshakeError)
 
 
 class _ClientFlow(asyncio.Protocol):

@@ -1,0 +1,1 @@
+"""Bridges for code written against aiohttp (opt-in, one module per bridge)."""
