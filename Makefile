@@ -95,7 +95,7 @@ soak: $(STAMP)
 ## or on a failing test without a reason in tests/peer/expected_failures.txt.
 .PHONY: peer
 peer: $(STAMP)
-	$(PY) tests/peer/aiohttp_suite.py
+	$(PY) -m tests.peer.aiohttp_suite
 
 ## The test suites of aiohttp-jinja2, aiohttp-session, aiohttp-cors, aiohttp-sse and aiojobs
 ## (newest sdists from PyPI, cached in .cache/plugins) run against the real plugins on aiohttp

@@ -75,7 +75,6 @@ class EventSourceResponse(web.StreamResponse):
         self._sep = sep if sep is not None else self.DEFAULT_SEPARATOR
         self._allow_all_methods = allow_all_methods
         self._send_timeout = send_timeout
-        self._ping_interval: float = self.DEFAULT_PING_INTERVAL
         self.ping_interval = ping_interval  # checked by the setter
         self._ping_task: asyncio.Task[None] | None = None
         self._sse_request: web.Request | None = None

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from .. import web
-from .preflight_handler import PreflightForbidden, _PreflightHandler
+from .preflight_handler import PreflightForbidden, PreflightHandler
 from .resource_options import Policy, ResourceOptions, merge, parse_policy
 
 __all__ = ("APP_CONFIG_KEY", "CorsViewMixin", "custom_cors", "view_has_method", "view_policy")
@@ -23,7 +23,7 @@ def _custom_attribute(method: str) -> str:
     return f"{method.lower()}_cors_config"
 
 
-class CorsViewMixin(_PreflightHandler):
+class CorsViewMixin(PreflightHandler):
     """Mix into a ``web.View``: ``cors_config`` applies to all of its methods.
 
     As in aiohttp_cors, ``cors_config = {origin: ResourceOptions(...)}``; a method

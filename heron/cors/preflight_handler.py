@@ -1,4 +1,4 @@
-"""``_PreflightHandler``: the answer to a CORS preflight request, or the 403 that refuses it.
+"""``PreflightHandler``: the answer to a CORS preflight request, or the 403 that refuses it.
 
 Shared by the preflight middleware of :class:`heron.cors.CorsConfig` and by
 ``CorsViewMixin.options``; each says where the ``{origin: ResourceOptions}`` for the
@@ -15,6 +15,7 @@ from .resource_options import ResourceOptions
 __all__ = (
     "PREFLIGHT_VARY",
     "PreflightForbidden",
+    "PreflightHandler",
     "PreflightResponse",
     "answer_preflight",
     "method_refused",
@@ -38,7 +39,7 @@ class PreflightForbidden(web.HTTPForbidden):
         )
 
 
-class _PreflightHandler:
+class PreflightHandler:
     """Checks a preflight against a config and builds the answer (CORS 6.2, Fetch)."""
 
     async def _get_config(
@@ -111,3 +112,7 @@ def answer_preflight(
         out[hdrs.ACCESS_CONTROL_ALLOW_HEADERS] = ",".join(requested)
     out[hdrs.VARY] = PREFLIGHT_VARY
     return response
+
+
+#: aiohttp_cors's name for it (its tests import it from this module).
+_PreflightHandler = PreflightHandler

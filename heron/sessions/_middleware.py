@@ -82,13 +82,10 @@ def session_middleware(storage: AbstractStorage) -> _Middleware:
     """
     if not isinstance(storage, AbstractStorage):
         raise RuntimeError(f"Expected a heron.sessions storage, got {storage!r}")
-    bridged = bridge_aiohttp_session()
 
     @web.middleware
     async def sessions(request: web.Request, handler: _Handler) -> web.StreamResponse:
-        nonlocal bridged
-        if not bridged:  # aiohttp_session may be imported after the app was built
-            bridged = bridge_aiohttp_session()
+        bridge_aiohttp_session()  # aiohttp_session may be imported after the app was built
         request[STORAGE_KEY] = storage
         raised: web.HTTPException | None = None
         response: Any

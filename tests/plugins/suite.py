@@ -13,8 +13,9 @@ twice, in the environment this script runs in (``make plugins`` gives it its own
   and pytest-asyncio are pip-installed first), to learn which tests pass there;
 * **heron**: with the plugin's imports pointed at heron's battery (``import aiohttp_sse``
   becomes ``import heron.sse as aiohttp_sse``), ``web`` taken from heron instead of aiohttp
-  (as tests/peer/aiohttp_suite.py does), and the ``aiohttp_client`` family of fixtures from
-  ``heron.pytest_plugin``, so every request goes to a heron server.
+  (:func:`tests.upstream.use_heron_web`, as tests/peer/aiohttp_suite.py does), and the
+  ``aiohttp_client`` family of fixtures from ``heron.pytest_plugin``, so every request goes
+  to a heron server.
 
 The measure is the share of the tests passing upstream that pass on heron, per plugin and
 overall; it must be at least :data:`REQUIRED` (95 %). ``baseline/<plugin>.txt`` names each
@@ -36,12 +37,11 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from tests.peer.aiohttp_suite import rewrite as use_heron_web
+from tests.upstream import download_sdist, junit_results, pip, read_reasons, use_heron_web
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -117,32 +117,18 @@ heron_test_timeout = 30
 # ---------------------------------------------------------------------- getting the sdist
 
 
-def _pip(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args], check=True)
-
-
 def fetch(plugin: Plugin) -> tuple[str, Path]:
     """The newest version of ``plugin`` and its sdist's unpacked directory."""
     CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         try:
-            _pip(
-                "download",
-                "--quiet",
-                "--no-deps",
-                "--no-binary",
-                ":all:",
-                "--dest",
-                tmp,
-                plugin.dist,
-            )
+            sdist = download_sdist(plugin.dist, Path(tmp))
         except subprocess.CalledProcessError:
             cached = sorted(CACHE.glob(f"{_stem(plugin.dist)}-*/"), key=_version_key)
             if not cached:
                 raise
             print(f"{plugin.dist}: PyPI unreachable, using the cached {cached[-1].name}")
             return cached[-1].name.rpartition("-")[2], cached[-1]
-        (sdist,) = Path(tmp).glob("*.tar.gz")
         version = sdist.name[: -len(".tar.gz")].rpartition("-")[2]
         root = CACHE / f"{_stem(plugin.dist)}-{version}"
         if not root.is_dir():
@@ -163,7 +149,7 @@ def _version_key(path: Path) -> tuple[int, ...]:
 
 def install(plugin: Plugin, version: str) -> None:
     """Install the plugin (for the upstream run) and its tests' dependencies."""
-    _pip("install", "--quiet", f"{plugin.dist}=={version}", *COMMON_DEPS, *plugin.deps)
+    pip("install", "--quiet", f"{plugin.dist}=={version}", *COMMON_DEPS, *plugin.deps)
 
 
 # ---------------------------------------------------------------------- pointing tests at heron
@@ -272,15 +258,9 @@ def run(
     if not report.exists():
         return {}
     outcomes: dict[str, Outcome] = {}
-    for case in ET.parse(report).getroot().iter("testcase"):
+    for case, result in junit_results(report):
         classname, name = case.get("classname", ""), case.get("name", "")
         test_id = _normal_id(f"{classname}::{name}")
-        if case.find("failure") is not None or case.find("error") is not None:
-            result = "failed"
-        elif case.find("skipped") is not None:
-            result = "skipped"
-        else:
-            result = "passed"
         previous = outcomes.get(test_id)
         if previous is None or result == "failed":  # a failing teardown fails the test
             outcomes[test_id] = Outcome(result, _node_id(case.get("file"), classname, name))
@@ -328,14 +308,7 @@ class Result:
 
 def read_baseline(plugin: Plugin) -> dict[str, str]:
     """``baseline/<key>.txt``: test id -> reason."""
-    path = BASELINES / f"{plugin.key}.txt"
-    entries: dict[str, str] = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip() and not line.startswith("#"):
-                test_id, _, reason = line.partition("  # ")
-                entries[test_id.strip()] = reason.strip()
-    return entries
+    return read_reasons(BASELINES / f"{plugin.key}.txt")
 
 
 def write_baseline(plugin: Plugin, failing: list[str], old: dict[str, str]) -> None:
