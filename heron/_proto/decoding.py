@@ -19,7 +19,7 @@ import binascii
 import zlib
 from typing import Any, Protocol
 
-from .errors import RequestPayloadError
+from .errors import ContentEncodingError
 
 brotli: Any
 try:  # optional dependency: the "brotli" extra
@@ -54,10 +54,8 @@ __all__ = (
 )
 
 
-class ContentDecodingError(RequestPayloadError):
+class ContentDecodingError(ContentEncodingError):
     """A body could not be decoded (corrupt or truncated data): answer 400."""
-
-    status = 400
 
 
 class Decoder(Protocol):

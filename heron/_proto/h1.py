@@ -53,6 +53,7 @@ class HttpVersion(tuple[int, int]):
 HTTP10 = HttpVersion(1, 0)
 HTTP11 = HttpVersion(1, 1)
 _VERSIONS = {"1.1": HTTP11, "1.0": HTTP10}
+_LINE_ENDS = (b"\n", b"\r")
 # RFC 3986 3.2.2-3.2.3: uri-host [ ":" port ]; an IP-literal is checked only for its
 # brackets and characters.  Userinfo, spaces and raw non-ASCII are refused, and so is a
 # port above 65535 (no URL can be built with it).
@@ -268,23 +269,72 @@ class RequestParser:
                     return data[offset:]
                 data = self._continue_plain(data[offset:])
                 continue
-            except httptools.HttpParserCallbackError as exc:
-                cause = exc.__context__
-                if isinstance(cause, ProtocolError):
-                    raise cause from None
-                raise ProtocolError(400, "Bad request") from cause
-            except httptools.HttpParserInvalidMethodError:
-                raise ProtocolError(400, "Invalid method") from None
-            except httptools.HttpParserInvalidURLError:
-                raise ProtocolError(400, "Invalid request target") from None
             except httptools.HttpParserError as exc:
-                raise ProtocolError(400, _reason(exc)) from None
+                cause = exc.__context__
+                if isinstance(cause, ProtocolError) or not isinstance(
+                    exc, httptools.HttpParserCallbackError
+                ):
+                    cause = None
+                raise self._error(exc) from cause
             break
         if self._body_parts:
             self._flush_body()
-        if self._in_head and self._head_bytes - self._accounted > self._pending_limit:
-            raise ProtocolError(431, "Request header field too large")
+        if self._in_head:
+            # Only a head still arriving gets here ("plaintext" heads arrive whole).
+            self._check_request_line(data)
+            if self._head_bytes - self._accounted > self._pending_limit:
+                raise ProtocolError(431, "Request header field too large")
         return None
+
+    def _error(self, exc: httptools.HttpParserError) -> ProtocolError:
+        """The ProtocolError for what llhttp (or a callback) refused."""
+        if isinstance(exc, httptools.HttpParserCallbackError):
+            cause = exc.__context__
+            error = cause if isinstance(cause, ProtocolError) else ProtocolError(400, "Bad request")
+        elif isinstance(exc, httptools.HttpParserInvalidMethodError):
+            error = ProtocolError(400, "Invalid method")
+        elif isinstance(exc, httptools.HttpParserInvalidURLError):
+            error = ProtocolError(400, "Invalid request target")
+        else:
+            error = ProtocolError(400, _reason(exc))
+        if self._in_head and self._head is None:
+            # A head whose version is already known to be refused is refused for that,
+            # whatever broke after it: the answer does not depend on how reads split
+            # (_check_request_line refuses it as soon as the version is in).
+            version = self._parser.get_http_version()
+            if version != "0.0" and version not in _VERSIONS:
+                return _version_error(version)
+        return error
+
+    @property
+    def body_head(self) -> RequestHead | None:
+        """The request whose body is being parsed, if any (a parse error is in its body)."""
+        return self._head
+
+    def _check_request_line(self, data: bytes) -> None:
+        """Refuse a request line that is not HTTP/1.x now, not when a head end never comes.
+
+        llhttp takes ``GET /\r\n`` (HTTP/0.9, whose request is that one line) and
+        ``GET / HTTP/2.0\r\n`` as the start of a head and waits for its end: a client
+        speaking either would otherwise wait for ``head_timeout``.
+        """
+        version = self._parser.get_http_version()
+        if version not in _VERSIONS:
+            if version != "0.0":
+                raise _version_error(version)
+            # No version parsed on this connection yet: the line is still arriving, or
+            # it ended without one (fields, or a line end, follow the target).
+            if self._url and (self._headers or data.endswith(_LINE_ENDS)):
+                raise ProtocolError(400, "Bad HTTP version")
+        elif (
+            self._url
+            and not self._headers
+            and data.endswith(_LINE_ENDS)
+            and data.rstrip(b"\r\n").endswith(b" " + self._url)
+        ):
+            # llhttp still reports an earlier request's version, but this line's last
+            # token is its target: it has none.
+            raise ProtocolError(400, "Bad HTTP version")
 
     def _continue_plain(self, tail: bytes) -> bytes:
         """llhttp stopped after a request whose upgrade heron ignores: go on as HTTP/1.1.
@@ -374,10 +424,7 @@ class RequestParser:
         raw_version = parser.get_http_version()
         version = _VERSIONS.get(raw_version)
         if version is None:
-            # HTTP/0.9 is not spoken at all; other majors are refused by name.
-            if raw_version.startswith("0."):
-                raise ProtocolError(400, "Bad HTTP version")
-            raise ProtocolError(505, "HTTP version not supported")
+            raise _version_error(raw_version)
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method) or raw_method.decode("ascii")
         chunked = False
@@ -475,6 +522,13 @@ def _origin_form(method: str, target: str, host: bytes | None) -> str:
     if host is None or authority.lower().encode("utf-8", "surrogateescape") != host.lower():
         raise ProtocolError(400, "Request target does not match Host")
     return path
+
+
+def _version_error(version: str) -> ProtocolError:
+    # HTTP/0.9 is not spoken at all; other majors are refused by name.
+    if version.startswith("0."):
+        return ProtocolError(400, "Bad HTTP version")
+    return ProtocolError(505, "HTTP version not supported")
 
 
 def _reason(exc: Exception) -> str:

@@ -27,7 +27,7 @@ from .._io.decoding import DecodingStreamReader
 from .._io.streams import EMPTY_PAYLOAD, StreamReader
 from .._io.writer import ResponseWriter
 from .._proto.conditional import parse_entity_tags, parse_http_date
-from .._proto.decoding import ContentDecodingError, make_content_decoder
+from .._proto.decoding import make_content_decoder
 from .._proto.h1 import HttpVersion, RequestHead
 from .._util.grammar import TOKEN
 from .._util.reify import reify
@@ -497,8 +497,19 @@ class BaseRequest(StateMapping[str]):
         if decoder is None:
             return payload
         return DecodingStreamReader(
-            payload, decoder, chunk_size=getattr(config, "read_bufsize", 2**16)
+            payload,
+            decoder,
+            chunk_size=getattr(config, "read_bufsize", 2**16),
+            on_error=self._undecodable,
         )
+
+    def _undecodable(self, reason: str) -> None:
+        # The client's fault, however the handler answers: close after the response,
+        # and process nothing pipelined after this request.
+        self._head.keep_alive = False
+        reject = getattr(self._protocol, "reject_body", None)
+        if reject is not None:
+            reject(reason)
 
     @property
     def body_exists(self) -> bool:
@@ -543,10 +554,7 @@ class BaseRequest(StateMapping[str]):
             parts = []
             size = 0
             while True:
-                try:
-                    chunk = await payload.readany()
-                except ContentDecodingError as exc:
-                    raise _bad_body(str(exc)) from None
+                chunk = await payload.readany()
                 if not chunk:
                     break
                 size += len(chunk)
