@@ -10,7 +10,9 @@ byte, plus purely random bytes.  Every target checks the same three properties:
   request smuggling breaks: two parsers, or two fragmentations, disagreeing on framing);
 * what comes out respects the configured limits.
 
-Corpus files named ``reject_*`` must be refused and ``accept_*`` accepted, exactly.
+Corpus files named ``reject_*`` must be refused and ``accept_*`` accepted, exactly;
+``incomplete_*`` ones (a body the peer cut short) are accepted so far, their last request
+unfinished.  The ``coding`` corpus holds corrupt content-coded bodies for the decoders.
 
 The default run is short (a few seconds); ``make fuzz`` runs the ``slow`` variants with
 many more examples (``HERON_FUZZ_EXAMPLES``, default 20000 per target).
@@ -27,6 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from heron._proto.decoding import CONTENT_CODINGS, ContentDecodingError, make_content_decoder
 from heron._proto.errors import ProtocolError
 from heron._proto.h1 import RequestHead, RequestParser
 from heron._proto.multipart import (
@@ -212,6 +215,9 @@ def test_h1_corpus_verdicts(name: str) -> None:
     else:
         assert outcome[0] != "error", (name, outcome)
         assert events and events[0][0] == "head"
+        if name.startswith("incomplete_"):
+            heads = sum(e[0] == "head" for e in events)
+            assert events.count(("end",)) == heads - 1, (name, events)
     # Byte at a time: the same verdict (fragmented-field limits, GHSA-63hw-fmq6-xxg2).
     data = H1[name]
     bytewise, bytewise_outcome = parse_h1([data[i : i + 1] for i in range(len(data))])
@@ -366,3 +372,75 @@ def test_ws_fuzz_short(data: Any, compress: bool) -> None:
 def test_ws_fuzz_long(data: Any, compress: bool) -> None:
     raw = data.draw(inputs(WS))
     check_ws(raw, data.draw(splits(raw)), compress)
+
+
+# --------------------------------------------------------------------------- content codings
+
+CODING = _load("coding")
+#: A read asks for at most this much; brotli treats the limit as a hint (up to ~1.5x).
+STEP = 4096
+
+
+def decode(coding: str, pieces: list[bytes]) -> tuple[bytes, tuple[Any, ...]]:
+    decoder = make_content_decoder(coding)
+    assert decoder is not None
+    out = b""
+    try:
+        for piece in [*pieces, b""]:
+            if piece:
+                decoder.feed(piece)
+            else:
+                decoder.finish()
+            while chunk := decoder.read(STEP):
+                assert len(chunk) <= 2 * STEP
+                out += chunk
+                assert len(out) <= 1 << 22, "a bounded corpus never inflates this far"
+    except ContentDecodingError:
+        return out, ("error",)
+    return out, ("ok",)
+
+
+def check_coding(coding: str, data: bytes, cuts: list[int]) -> None:
+    whole_out, whole = decode(coding, [data])
+    out, outcome = decode(coding, chunks(data, cuts))
+    # Only ContentDecodingError escapes, and the verdict does not depend on the reads.
+    assert outcome == whole
+    shorter, longer = sorted((out, whole_out), key=len)
+    assert longer.startswith(shorter)
+    if outcome == ("ok",):
+        assert out == whole_out
+
+
+def _coding_of(name: str) -> str:
+    return name.partition("_")[0].replace("xgzip", "x-gzip")
+
+
+@pytest.mark.parametrize("name", sorted(CODING))
+def test_coding_corpus_verdicts(name: str) -> None:
+    coding = _coding_of(name)
+    if coding not in CONTENT_CODINGS:
+        pytest.skip(f"{coding} is not available here")
+    _, outcome = decode(coding, [CODING[name]])
+    assert outcome == (("error",) if "_corrupt" in name else ("ok",)), name
+
+
+@st.composite
+def coded(draw: Any) -> tuple[str, bytes]:
+    names = [n for n in sorted(CODING) if _coding_of(n) in CONTENT_CODINGS]
+    name = draw(st.sampled_from(names))
+    return _coding_of(name), draw(mutated([CODING[name]]))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_coding_fuzz_short(data: Any) -> None:
+    coding, raw = data.draw(coded())
+    check_coding(coding, raw, data.draw(splits(raw)))
+
+
+@pytest.mark.slow
+@settings(max_examples=LONG, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_coding_fuzz_long(data: Any) -> None:
+    coding, raw = data.draw(coded())
+    check_coding(coding, raw, data.draw(splits(raw)))
