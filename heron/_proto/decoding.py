@@ -104,6 +104,11 @@ class ZlibDecoder:
         except zlib.error as exc:
             raise ContentDecodingError(f"Cannot decode {self._coding}: {exc}") from None
         self._tail = obj.unconsumed_tail
+        if not out and obj.eof and obj.unused_data:
+            # A member ended without output and the next one is here already: go on
+            # with it now (b"" would tell the caller to feed more, and finish() would
+            # take the ended member for the whole body).
+            return self.read(max_length)
         return out
 
     @property

@@ -367,6 +367,7 @@ HERON_STRICTER = {
     "bare_lf": "a bare LF line ending is refused (h11 takes it)",
     "obs_fold": "obs-fold is refused (h11 unfolds it)",
     "bad_length": "Content-Length must be one decimal number (h11 takes a list of equal ones)",
+    "asterisk": "an asterisk-form target is only for OPTIONS (RFC 9112 3.2.4; h11 takes any)",
 }
 #: Heron refuses a broken line as soon as the offending byte arrives; another parser
 #: waits for the line's end: on the whole stream it refuses too.
