@@ -123,7 +123,7 @@ class ZlibDecoder:
 class BrotliDecoder:
     """``br`` (needs the ``brotli`` package, 1.2 or later for bounded output).
 
-    brotli treats ``output_buffer_limit`` as a hint (pieces may be ~1.5x larger).
+    brotli treats ``output_buffer_limit`` as a hint (pieces may be up to about twice as large).
     """
 
     __slots__ = ("_obj", "_pending", "_started")

@@ -377,7 +377,7 @@ def test_ws_fuzz_long(data: Any, compress: bool) -> None:
 # --------------------------------------------------------------------------- content codings
 
 CODING = _load("coding")
-#: A read asks for at most this much; brotli treats the limit as a hint (up to ~1.5x).
+#: A read asks for at most this much; brotli treats the limit as a hint (seen: 2x + 6 bytes).
 STEP = 4096
 
 
@@ -392,7 +392,7 @@ def decode(coding: str, pieces: list[bytes]) -> tuple[bytes, tuple[Any, ...]]:
             else:
                 decoder.finish()
             while chunk := decoder.read(STEP):
-                assert len(chunk) <= 2 * STEP
+                assert len(chunk) <= 3 * STEP
                 out += chunk
                 assert len(out) <= 1 << 22, "a bounded corpus never inflates this far"
     except ContentDecodingError:
