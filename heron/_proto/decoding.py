@@ -123,7 +123,7 @@ class ZlibDecoder:
 class BrotliDecoder:
     """``br`` (needs the ``brotli`` package, 1.2 or later for bounded output).
 
-    brotli treats ``output_buffer_limit`` as a hint (pieces may be up to about twice as large).
+    brotli treats ``output_buffer_limit`` as a hint (pieces several times as large were seen).
     """
 
     __slots__ = ("_obj", "_pending", "_started")

@@ -377,8 +377,11 @@ def test_ws_fuzz_long(data: Any, compress: bool) -> None:
 # --------------------------------------------------------------------------- content codings
 
 CODING = _load("coding")
-#: A read asks for at most this much; brotli treats the limit as a hint (seen: 2x + 6 bytes).
+#: A read asks for at most this much.  brotli treats the limit as a hint: its pieces
+#: have been seen up to 3.3 times as large (still bounded; the bomb test in
+#: tests/bodies/test_decoding.py holds a 20 MB bomb to 2 pieces' worth).
 STEP = 4096
+SLACK = {"br": 8}
 
 
 def decode(coding: str, pieces: list[bytes]) -> tuple[bytes, tuple[Any, ...]]:
@@ -392,7 +395,7 @@ def decode(coding: str, pieces: list[bytes]) -> tuple[bytes, tuple[Any, ...]]:
             else:
                 decoder.finish()
             while chunk := decoder.read(STEP):
-                assert len(chunk) <= 3 * STEP
+                assert len(chunk) <= SLACK.get(coding, 2) * STEP
                 out += chunk
                 assert len(out) <= 1 << 22, "a bounded corpus never inflates this far"
     except ContentDecodingError:
