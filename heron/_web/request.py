@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import json
 import logging
 import re
@@ -500,16 +501,9 @@ class BaseRequest(StateMapping[str]):
             payload,
             decoder,
             chunk_size=getattr(config, "read_bufsize", 2**16),
-            on_error=self._undecodable,
+            # (Not a bound method: the stream, stored on the request, would hold it.)
+            on_error=functools.partial(_undecodable, self._head, self._protocol),
         )
-
-    def _undecodable(self, reason: str) -> None:
-        # The client's fault, however the handler answers: close after the response,
-        # and process nothing pipelined after this request.
-        self._head.keep_alive = False
-        reject = getattr(self._protocol, "reject_body", None)
-        if reject is not None:
-            reject(reason)
 
     @property
     def body_exists(self) -> bool:
@@ -768,6 +762,18 @@ def _parse_range(raw: str) -> slice:
             raise ValueError("start cannot be after end")
         return slice(start, end + 1, 1)
     return slice(start, None, 1)
+
+
+def _undecodable(head: RequestHead, protocol: Any, reason: str) -> None:
+    """The body does not decode: the client's fault, however the handler answers.
+
+    The connection closes after the response and nothing pipelined after this request
+    is processed.
+    """
+    head.keep_alive = False
+    reject = getattr(protocol, "reject_body", None)
+    if reject is not None:
+        reject(reason)
 
 
 def mark_bad_input(exc: BaseException, reason: str) -> None:
