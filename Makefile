@@ -77,12 +77,14 @@ matrix:
 autobahn: $(STAMP)
 	$(PY) tests/conformance/autobahn.py
 
-## Long fuzz run of the HTTP/1.1, multipart and WebSocket parsers (Hypothesis, seeds in
+## Long fuzz run of the HTTP/1.1, multipart, WebSocket parsers and the content decoders, and the
+## differential test of the request parser against aiohttp's and h11 (Hypothesis, seeds in
 ## tests/reliability/corpus/; FUZZ_EXAMPLES per target, ~2 minutes at the default)
 .PHONY: fuzz soak
 FUZZ_EXAMPLES ?= 20000
 fuzz: $(STAMP)
-	HERON_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider -m slow tests/reliability/test_fuzz.py
+	HERON_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider -m slow \
+		tests/reliability/test_fuzz.py tests/reliability/test_differential_h1.py
 
 ## Soak: mixed traffic against a run_app server; RSS and open fds must stay flat
 ## (SOAK_DURATION seconds, default 600)

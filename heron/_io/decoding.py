@@ -9,6 +9,8 @@ response) reads the raw stream and never inflates anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .._proto.decoding import ContentDecodingError, Decoder
 from .streams import StreamReader
 
@@ -18,14 +20,23 @@ __all__ = ("DecodingStreamReader",)
 class DecodingStreamReader(StreamReader):
     """A StreamReader whose bytes are ``source``'s bytes run through ``decoder``."""
 
-    __slots__ = ("_chunk_size", "_decoder", "_source")
+    __slots__ = ("_chunk_size", "_decoder", "_on_error", "_source")
 
-    def __init__(self, source: StreamReader, decoder: Decoder, *, chunk_size: int = 2**16) -> None:
+    def __init__(
+        self,
+        source: StreamReader,
+        decoder: Decoder,
+        *,
+        chunk_size: int = 2**16,
+        on_error: Callable[[str], object] | None = None,
+    ) -> None:
+        """``on_error(reason)`` is told once when the body turns out undecodable."""
         # No flow control of its own: it never holds more than the reader asked for.
         super().__init__(None, chunk_size)
         self._source = source
         self._decoder = decoder
         self._chunk_size = chunk_size
+        self._on_error = on_error
 
     def read_ended(self) -> None:
         """Never at once: the decoded bytes are produced while reading."""
@@ -46,6 +57,10 @@ class DecodingStreamReader(StreamReader):
             await self._decode_more()
         except ContentDecodingError as exc:
             self.set_exception(exc)
+            on_error = self._on_error
+            if on_error is not None:
+                self._on_error = None
+                on_error(exc.reason)
             raise
 
     async def _decode_more(self) -> None:

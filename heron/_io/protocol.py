@@ -30,7 +30,12 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, cast
 
-from .._proto.errors import ProtocolError, RequestPayloadError
+from .._proto.errors import (
+    ContentLengthError,
+    ProtocolError,
+    RequestPayloadError,
+    TransferEncodingError,
+)
 from .._proto.h1 import RequestHead, RequestParser
 from .._proto.serialize import build_error_response
 from .._util.dates import DateCache
@@ -479,7 +484,10 @@ class HttpProtocol(asyncio.Protocol):
         receiving = self._receiving
         if receiving is not None:
             self._receiving = None
-            receiving.set_exception(RequestPayloadError("Connection closed while reading body"))
+            head = self._parser.body_head
+            if head is not None:
+                head.keep_alive = False
+            receiving.set_exception(_cut_short(head))
         # A body being discarded will never end now: stop waiting for it.
         self._finish_discard(False)
         if self._task is None and not self._queue:
@@ -726,15 +734,37 @@ class HttpProtocol(asyncio.Protocol):
 
     # ------------------------------------------------------------------ errors and timers
 
+    def reject_body(self, reason: str) -> None:
+        """The body being read is the client's error (found while decoding it).
+
+        Nothing after it on this connection is processed: reading stops, requests
+        pipelined behind it are dropped unanswered, and the connection closes once the
+        current response (the handler's own, or the 400 for the error) is out.
+        """
+        if self._error is None:
+            self._error = ProtocolError(400, reason)
+            self._error_needs_response = False
+        self._queue.clear()
+        self._finish_discard(False)
+        self._body_paused = True
+        self._update_reading()
+
     def _fail(self, exc: ProtocolError) -> None:
         """The peer broke the protocol: stop parsing, answer once in order, close."""
         self._error = exc
         receiving = self._receiving
         if receiving is not None and receiving is not EMPTY_PAYLOAD:
-            # The error is in the body of a request already queued or running.
+            # The error is in the body of a request already queued or running: its
+            # handler's read fails (a 400 unless it answers itself), and its response
+            # says the connection closes.
             self._receiving = None
-            receiving.set_exception(RequestPayloadError(exc.reason))
+            head = self._parser.body_head
+            if head is not None:
+                head.keep_alive = False
+            receiving.set_exception(TransferEncodingError(exc.reason, exc.status))
             self._error_needs_response = False
+            # A body being discarded after its response ends here.
+            self._finish_discard(False)
         else:
             self._error_needs_response = True
         self._body_paused = True
@@ -803,6 +833,13 @@ class HttpProtocol(asyncio.Protocol):
             self._answer_error(ProtocolError(408, "Request head not received in time"))
         elif self._task is None and not self._queue:
             self.close()
+
+
+def _cut_short(head: RequestHead | None) -> RequestPayloadError:
+    """The error for a body the peer stopped sending before its end (aiohttp's words)."""
+    if head is not None and head.chunked:
+        return TransferEncodingError("Not enough data to satisfy transfer length header.")
+    return ContentLengthError("Not enough data to satisfy content length header.")
 
 
 def _expire_drain(waiter: asyncio.Future[None]) -> None:

@@ -346,6 +346,8 @@ class StreamReader:
                     waiter.set_exception(exc)
 
     async def _wait(self, func_name: str) -> None:
+        # A stream that failed while nobody waited never wakes a new waiter: raise now.
+        self._raise_if_failed()
         if self._waiter is not None:
             raise RuntimeError(
                 f"{func_name}() called while another coroutine is already waiting for incoming data"

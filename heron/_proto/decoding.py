@@ -19,7 +19,7 @@ import binascii
 import zlib
 from typing import Any, Protocol
 
-from .errors import RequestPayloadError
+from .errors import ContentEncodingError
 
 brotli: Any
 try:  # optional dependency: the "brotli" extra
@@ -54,10 +54,8 @@ __all__ = (
 )
 
 
-class ContentDecodingError(RequestPayloadError):
+class ContentDecodingError(ContentEncodingError):
     """A body could not be decoded (corrupt or truncated data): answer 400."""
-
-    status = 400
 
 
 class Decoder(Protocol):
@@ -106,6 +104,11 @@ class ZlibDecoder:
         except zlib.error as exc:
             raise ContentDecodingError(f"Cannot decode {self._coding}: {exc}") from None
         self._tail = obj.unconsumed_tail
+        if not out and obj.eof and obj.unused_data:
+            # A member ended without output and the next one is here already: go on
+            # with it now (b"" would tell the caller to feed more, and finish() would
+            # take the ended member for the whole body).
+            return self.read(max_length)
         return out
 
     @property
@@ -120,7 +123,7 @@ class ZlibDecoder:
 class BrotliDecoder:
     """``br`` (needs the ``brotli`` package, 1.2 or later for bounded output).
 
-    brotli treats ``output_buffer_limit`` as a hint (pieces may be ~1.5x larger).
+    brotli treats ``output_buffer_limit`` as a hint (pieces several times as large were seen).
     """
 
     __slots__ = ("_obj", "_pending", "_started")

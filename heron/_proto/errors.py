@@ -7,7 +7,15 @@ reason.  The I/O layer turns one into a response and closes the connection.
 
 from __future__ import annotations
 
-__all__ = ("PayloadAccessError", "ProtocolError", "RequestPayloadError")
+__all__ = (
+    "ContentEncodingError",
+    "ContentLengthError",
+    "PayloadAccessError",
+    "PayloadEncodingError",
+    "ProtocolError",
+    "RequestPayloadError",
+    "TransferEncodingError",
+)
 
 
 class ProtocolError(Exception):
@@ -30,6 +38,38 @@ class ProtocolError(Exception):
 
 class RequestPayloadError(Exception):
     """The request body could not be read to its end (bad framing, peer gone)."""
+
+
+class PayloadEncodingError(RequestPayloadError):
+    """The client framed or encoded the body badly: its fault, answered with ``status``.
+
+    The subclasses carry the names of the errors aiohttp's parser finds in a body
+    (``aiohttp.http_exceptions``); on both servers a handler's read raises a
+    ``RequestPayloadError``, so ``except web.RequestPayloadError`` catches them all.
+    """
+
+    status = 400
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def reason(self) -> str:
+        """The short, client-safe reason a 4xx answer carries."""
+        return str(self.args[0]) if self.args else "Bad request body"
+
+
+class TransferEncodingError(PayloadEncodingError):
+    """Broken chunked framing: chunk size, line ending, extension, trailer, early end."""
+
+
+class ContentLengthError(PayloadEncodingError):
+    """The body ended before ``Content-Length`` bytes had arrived."""
+
+
+class ContentEncodingError(PayloadEncodingError):
+    """The body is not valid data in its ``Content-Encoding`` (corrupt or truncated)."""
 
 
 class PayloadAccessError(Exception):

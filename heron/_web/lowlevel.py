@@ -30,7 +30,7 @@ from .._io.proxy_protocol import ProxyProtocolReceiver
 from .._io.registry import ConnectionRegistry
 from .._io.streams import StreamReader
 from .._io.writer import ResponseWriter
-from .._proto.errors import RequestPayloadError
+from .._proto.errors import PayloadEncodingError, RequestPayloadError
 from .._proto.h1 import RequestHead
 from .._util.dates import DateCache
 from .exceptions import (
@@ -38,6 +38,7 @@ from .exceptions import (
     HTTPException,
     HTTPGatewayTimeout,
     HTTPInternalServerError,
+    HTTPRequestHeaderFieldsTooLarge,
 )
 from .log import AbstractAccessLogger, AccessLogger, access_logger
 from .request import BaseRequest, bad_input_reason
@@ -75,6 +76,8 @@ def internal_error(
     """The 500 for a failed handler: aiohttp's page, as HTML if the client accepts it.
 
     ``shown`` (only from a server built with ``debug=True``) puts its traceback in the page.
+    The connection closes after it, as after aiohttp's: what failed may have left the
+    request's body, or the connection's state, half read.
     """
     try:
         as_html = "text/html" in request.headers.get(hdrs.ACCEPT, "")
@@ -86,10 +89,21 @@ def internal_error(
         if trace is not None:
             detail = f"<h2>Traceback:</h2>\n<pre>{html.escape(trace)}</pre>"
             page = page.replace(_ERROR_MESSAGE, detail)
-        return HTTPInternalServerError(text=page, content_type="text/html")
-    if trace is not None:
-        return HTTPInternalServerError(text=f"{_ERROR_TITLE}\n\n{trace}")
-    return HTTPInternalServerError(text=_ERROR_TEXT)
+        response = HTTPInternalServerError(text=page, content_type="text/html")
+    elif trace is not None:
+        response = HTTPInternalServerError(text=f"{_ERROR_TITLE}\n\n{trace}")
+    else:
+        response = HTTPInternalServerError(text=_ERROR_TEXT)
+    response.force_close()
+    return response
+
+
+def bad_body(exc: PayloadEncodingError) -> HTTPException:
+    """The answer to a body the client framed or encoded badly: 4xx, then close."""
+    cls = HTTPRequestHeaderFieldsTooLarge if exc.status == 431 else HTTPBadRequest
+    response = cls(text=exc.reason)
+    response.force_close()
+    return response
 
 
 class Server:
@@ -237,8 +251,11 @@ class Server:
             self.logger.debug("Request aborted: %r", exc)
             if writer.eof or writer.output_size:
                 return False
-            response = internal_error(request)
-            response.force_close()
+            if isinstance(exc, PayloadEncodingError):
+                # The client's fault (bad framing or coding, a body cut short): a 4xx.
+                response = bad_body(exc)
+            else:
+                response = internal_error(request)
         except asyncio.TimeoutError as exc:
             stalled = not payload.is_eof()
             if stalled or writer.eof or writer.output_size:
@@ -248,7 +265,6 @@ class Server:
                 # The body stopped arriving (body_timeout): waiting lingering_time for the
                 # rest of it would only hold the connection for a stalled peer.
                 response = internal_error(request)
-                response.force_close()
             else:
                 self.logger.debug("Request handler timed out.", exc_info=exc)
                 response = HTTPGatewayTimeout()

@@ -164,8 +164,10 @@ class _PartStream:
             if parser.finished:
                 # The epilogue is ignored: do not read it.
                 return BodyEnd()
+            # A body the client framed or encoded badly fails here with the stream's
+            # own RequestPayloadError, as on aiohttp.
+            data = await self._source.readany()
             try:
-                data = await self._source.readany()
                 if data:
                     self._consumed += len(data)
                     if 0 < self._max_size < self._consumed:
@@ -175,8 +177,6 @@ class _PartStream:
                     events.extend(parser.feed_eof())
             except MultipartParseError as exc:
                 raise MultipartError(exc.reason) from None
-            except ContentDecodingError as exc:
-                raise MultipartError(str(exc)) from None
         return events.popleft()
 
     def next_is_end(self) -> bool:

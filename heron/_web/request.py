@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import json
 import logging
 import re
@@ -27,7 +28,7 @@ from .._io.decoding import DecodingStreamReader
 from .._io.streams import EMPTY_PAYLOAD, StreamReader
 from .._io.writer import ResponseWriter
 from .._proto.conditional import parse_entity_tags, parse_http_date
-from .._proto.decoding import ContentDecodingError, make_content_decoder
+from .._proto.decoding import make_content_decoder
 from .._proto.h1 import HttpVersion, RequestHead
 from .._util.grammar import TOKEN
 from .._util.reify import reify
@@ -497,7 +498,11 @@ class BaseRequest(StateMapping[str]):
         if decoder is None:
             return payload
         return DecodingStreamReader(
-            payload, decoder, chunk_size=getattr(config, "read_bufsize", 2**16)
+            payload,
+            decoder,
+            chunk_size=getattr(config, "read_bufsize", 2**16),
+            # (Not a bound method: the stream, stored on the request, would hold it.)
+            on_error=functools.partial(_undecodable, self._head, self._protocol),
         )
 
     @property
@@ -543,10 +548,7 @@ class BaseRequest(StateMapping[str]):
             parts = []
             size = 0
             while True:
-                try:
-                    chunk = await payload.readany()
-                except ContentDecodingError as exc:
-                    raise _bad_body(str(exc)) from None
+                chunk = await payload.readany()
                 if not chunk:
                     break
                 size += len(chunk)
@@ -760,6 +762,18 @@ def _parse_range(raw: str) -> slice:
             raise ValueError("start cannot be after end")
         return slice(start, end + 1, 1)
     return slice(start, None, 1)
+
+
+def _undecodable(head: RequestHead, protocol: Any, reason: str) -> None:
+    """The body does not decode: the client's fault, however the handler answers.
+
+    The connection closes after the response and nothing pipelined after this request
+    is processed.
+    """
+    head.keep_alive = False
+    reject = getattr(protocol, "reject_body", None)
+    if reject is not None:
+        reject(reason)
 
 
 def mark_bad_input(exc: BaseException, reason: str) -> None:

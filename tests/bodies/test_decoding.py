@@ -82,3 +82,16 @@ def test_truncated_or_corrupt_input_is_a_decoding_error(name) -> None:
 
 def test_concatenated_gzip_members() -> None:
     assert decode("gzip", [gzip.compress(b"ab") + gzip.compress(b"cd")]) == b"abcd"
+
+
+def test_gzip_member_ending_a_read_does_not_hide_the_next() -> None:
+    """A member that ends a read without output, the next already fed: it is decoded.
+
+    (It was left unread, and finish() took the ended member for the whole body, so a
+    corrupt or truncated second member passed as a good body.)
+    """
+    first, second = gzip.compress(b"one "), gzip.compress(b"two")
+    for cut in range(len(first) - 8, len(first) + 1):  # the member's last bytes, then its end
+        assert decode("gzip", [first[:cut], first[cut:] + second]) == b"one two"
+        with pytest.raises(ContentDecodingError):
+            decode("gzip", [first[:cut], first[cut:] + second[:-4]])

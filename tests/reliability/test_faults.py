@@ -65,7 +65,8 @@ async def test_middleware_raising_is_a_500(started: Started, raw: Any) -> None:
     await client.send(GET % b"/boom")
     response, body = await client.response()
     assert response.status_code == 500 and b"middleware bug" not in body
-    await _still_ok(client)  # the same connection keeps working
+    assert await client.closed_by_peer()  # closed after the 500, as by aiohttp
+    await _still_ok(await raw(port))  # the server keeps working
     await _still_ok(other)
     other.close()
 
