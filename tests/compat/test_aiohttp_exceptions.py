@@ -40,12 +40,19 @@ def server_records() -> Iterator[ListHandler]:
     logger.setLevel(previous)
 
 
-async def _get(port: int, path: str) -> tuple[int, str, dict[str, str], str]:
-    async with (
-        aiohttp.ClientSession() as client,
-        client.get(f"http://127.0.0.1:{port}{path}", allow_redirects=False) as resp,
-    ):
-        return resp.status, resp.reason or "", dict(resp.headers), await resp.text()
+async def _get(runner: web.BaseRunner, path: str) -> tuple[int, str, dict[str, str], str]:
+    """Serve ``runner`` on a free port for one GET of ``path``: status, reason, headers, text."""
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        async with (
+            aiohttp.ClientSession() as client,
+            client.get(f"http://127.0.0.1:{site.port}{path}", allow_redirects=False) as resp,
+        ):
+            return resp.status, resp.reason or "", dict(resp.headers), await resp.text()
+    finally:
+        await runner.cleanup()
 
 
 async def test_sessions_save_into_aiohttps_raised_redirect(server_records: ListHandler) -> None:
@@ -70,14 +77,7 @@ async def test_sessions_save_into_aiohttps_raised_redirect(server_records: ListH
     app = web.Application(middlewares=[spy])
     setup(app, storage)
     app.router.add_get("/login", login)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        status, reason, headers, _ = await _get(site.port, "/login")
-    finally:
-        await runner.cleanup()
+    status, reason, headers, _ = await _get(web.AppRunner(app), "/login")
     assert (status, reason, headers["Location"]) == (302, "Found", "/me")
     # The session middleware saved the session into the converted redirect.
     cookie = SimpleCookie(headers["Set-Cookie"])["AIOHTTP_SESSION"].value
@@ -90,14 +90,7 @@ async def test_low_level_server_answers_aiohttps_exception(server_records: ListH
     async def handler(request: web.BaseRequest) -> web.StreamResponse:
         raise aiohttp_web.HTTPTooManyRequests(text="slow down", headers={"Retry-After": "3"})
 
-    runner = web.ServerRunner(web.Server(handler))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        status, reason, headers, text = await _get(site.port, "/")
-    finally:
-        await runner.cleanup()
+    status, reason, headers, text = await _get(web.ServerRunner(web.Server(handler)), "/")
     assert (status, reason, headers["Retry-After"], text) == (
         429,
         "Too Many Requests",
@@ -112,13 +105,6 @@ async def test_other_exceptions_are_still_server_errors(server_records: ListHand
     async def handler(request: web.BaseRequest) -> web.StreamResponse:
         raise aiohttp.ClientError("not an HTTP answer")
 
-    runner = web.ServerRunner(web.Server(handler))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        status, _, _, _ = await _get(site.port, "/")
-    finally:
-        await runner.cleanup()
+    status, _, _, _ = await _get(web.ServerRunner(web.Server(handler)), "/")
     assert status == 500
     assert [r.levelno for r in server_records.records] == [logging.ERROR]
