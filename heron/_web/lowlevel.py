@@ -259,8 +259,8 @@ class Server:
                 # The head is out already: only closing can tell the client.
                 self._log_error(request, exc)
                 return False
+            reason = bad_input_reason(exc)
             converted = from_aiohttp(exc)
-            reason = bad_input_reason(exc) if converted is None else None
             if converted is not None:
                 # Code written for aiohttp.web raised aiohttp's class: answered as aiohttp
                 # answers it (a middleware chain converts it earlier, see build_chain).
