@@ -7,6 +7,7 @@ hierarchy, status codes and empty-body flags live in one place.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from .._proto.serialize import reason_phrase
 from .response import Response
 
 __all__ = (
+    "AIOHTTP_EXCEPTIONS",
     "HTTPAccepted",
     "HTTPBadGateway",
     "HTTPBadRequest",
@@ -76,6 +78,7 @@ __all__ = (
     "HTTPUseProxy",
     "HTTPVariantAlsoNegotiates",
     "HTTPVersionNotSupported",
+    "from_aiohttp",
 )
 
 
@@ -302,6 +305,56 @@ for _cls in _generated.values():
     _cls.__module__ = __name__
 globals().update(_generated)
 del _cls
+
+#: status -> heron's class for it, and the base class by hundreds for any other status.
+_special: list[type[HTTPException]] = [
+    HTTPMethodNotAllowed,
+    HTTPRequestEntityTooLarge,
+    HTTPUnavailableForLegalReasons,
+]
+_BY_STATUS = {cls.status_code: cls for cls in [*_generated.values(), *_special]}
+_BY_CLASS: dict[int, type[HTTPException]] = {
+    2: HTTPSuccessful,
+    3: HTTPRedirection,
+    4: HTTPClientError,
+    5: HTTPServerError,
+}
+#: aiohttp's module of HTTP exceptions: loaded only where code written for aiohttp.web is.
+AIOHTTP_EXCEPTIONS = "aiohttp.web_exceptions"
+#: What aiohttp's exceptions carry beyond a response's state (HTTPMove, 405, 451).
+_EXTRA_ATTRIBUTES = ("location", "method", "allowed_methods", "_link")
+
+
+def from_aiohttp(exc: BaseException) -> HTTPException | None:
+    """heron's HTTPException answering as aiohttp's ``exc`` would, or None if it is not one.
+
+    A handler or plugin written against ``aiohttp.web`` (aiohttp-security's
+    ``check_permission``) raises aiohttp's classes on a heron app.  The copy is of heron's
+    class of the same status, so ``except web.HTTPException`` catches it, with ``exc``'s
+    status, reason, headers, cookies and body.  Called on error paths only: aiohttp's module
+    is looked up, never imported.
+    """
+    module = sys.modules.get(AIOHTTP_EXCEPTIONS)
+    if module is None or isinstance(exc, HTTPException):
+        return None  # (with heron.compat.aiohttp installed, aiohttp's name is heron's class)
+    if not isinstance(exc, module.HTTPException):
+        return None
+    body = exc.body
+    if body is not None and not isinstance(body, bytes):
+        return None  # an aiohttp payload object: heron cannot send it
+    status: int = exc.status
+    cls = _BY_STATUS.get(status) or _BY_CLASS.get(status // 100, HTTPException)
+    # Not cls's constructor: HTTPMove and friends want arguments that are in exc already.
+    converted = cls.__new__(cls)
+    Response.__init__(converted, status=status, reason=exc.reason, headers=exc.headers, body=body)
+    Exception.__init__(converted, converted.reason)
+    if exc.cookies:
+        converted.cookies.update(exc.cookies)
+    for name in _EXTRA_ATTRIBUTES:
+        if name in vars(exc):
+            setattr(converted, name, vars(exc)[name])
+    return converted
+
 
 if TYPE_CHECKING:
     # What the table above generates, spelled out for type checkers only.

@@ -8,7 +8,8 @@ the client accepts ``text/html``); the traceback is logged. Only a server built 
 ``debug=True`` (a development opt-in, never implied by the loop's debug mode) shows the
 traceback in the page as well, as aiohttp does.  A ``TimeoutError`` out of
 the handler is a 504, as in aiohttp, unless the request body stopped arriving
-(``body_timeout``): that is a 500 and the connection closes.
+(``body_timeout``): that is a 500 and the connection closes.  An ``aiohttp.web``
+HTTPException (from code written for aiohttp) is answered as aiohttp answers it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .exceptions import (
     HTTPGatewayTimeout,
     HTTPInternalServerError,
     HTTPRequestHeaderFieldsTooLarge,
+    from_aiohttp,
 )
 from .log import AbstractAccessLogger, AccessLogger, access_logger
 from .request import BaseRequest, bad_input_reason
@@ -274,7 +276,13 @@ class Server:
                 self._log_error(request, exc)
                 return False
             reason = bad_input_reason(exc)
-            if reason is None:
+            converted = from_aiohttp(exc)
+            if converted is not None:
+                # Code written for aiohttp.web raised aiohttp's class: answered as aiohttp
+                # answers it (a middleware chain converts it earlier, see build_chain).
+                self.logger.debug("Answered aiohttp's %r", exc)
+                response = converted
+            elif reason is None:
                 self._log_error(request, exc)
                 response = internal_error(request, exc if self.debug else None)
             else:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final, TypeVar
 
-from .exceptions import HTTPMove, HTTPPermanentRedirect
+from .exceptions import AIOHTTP_EXCEPTIONS, HTTPMove, HTTPPermanentRedirect, from_aiohttp
 from .routes import SystemRoute
 
 __all__ = ("build_chain", "middleware", "normalize_path_middleware")
@@ -72,6 +73,11 @@ def build_chain(handler: _Handler, stack: Iterable[tuple[Any, Iterable[Any]]]) -
         if needed:
             current = app
     wrapped = handler
+    if AIOHTTP_EXCEPTIONS in sys.modules:
+        # PERF: "middleware": only where aiohttp's server side is loaded when the route
+        # first runs (otherwise no aiohttp exception can be raised yet, and one raised
+        # later is still answered right, by the server, past the middlewares).
+        wrapped = _answering_aiohttp(handler)
     for (app, mws), needed in zip(reversed(layers), reversed(switch)):  # noqa: B905
         for mw in reversed(mws):
             if is_new_style(mw):
@@ -81,6 +87,26 @@ def build_chain(handler: _Handler, stack: Iterable[tuple[Any, Iterable[Any]]]) -
         if needed:
             wrapped = _current_app(app, wrapped)
     return wrapped
+
+
+def _answering_aiohttp(handler: _Handler) -> _Handler:
+    """``handler`` raising heron's equal of an ``aiohttp.web`` HTTPException it raises.
+
+    Code written for aiohttp.web (aiohttp-security's ``check_permission``) raises aiohttp's
+    classes; the middlewares around it catch ``web.HTTPException`` (heron.sessions saves
+    into a raised redirect), so they get heron's.
+    """
+
+    async def answering_aiohttp(request: Any) -> Any:
+        try:
+            return await handler(request)
+        except Exception as exc:
+            answer = from_aiohttp(exc)
+            if answer is None:
+                raise
+            raise answer from None
+
+    return functools.update_wrapper(answering_aiohttp, handler)
 
 
 def _bind(mw: Any, handler: _Handler) -> _Handler:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import ssl
 from collections.abc import Sequence
 from types import ModuleType
@@ -288,11 +287,9 @@ class NonHttpUrlRedirectClientError(NonHttpUrlClientError, RedirectClientError):
 
 def _aiohttp_exceptions() -> ModuleType | None:
     """aiohttp's client exception module, when aiohttp is installed and imports."""
-    if importlib.util.find_spec("aiohttp") is None:
-        return None
     try:
         import aiohttp.client_exceptions as module
-    except Exception:  # a broken aiohttp install is no reason to break heron's client
+    except Exception:  # not installed, or broken: no reason to break heron's client
         return None
     return module
 

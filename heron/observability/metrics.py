@@ -38,6 +38,7 @@ from prometheus_client import multiprocess as _multiprocess
 
 from .. import web
 from .._io import observe
+from .routes import KNOWN_METHODS, route_resource
 
 __all__ = ("DEFAULT_BUCKETS", "MULTIPROC_ENV", "Metrics", "setup")
 
@@ -61,10 +62,6 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
     10.0,
 )
 
-#: Methods reported as they are; any other is reported as ``_OTHER`` (bounded labels).
-_KNOWN_METHODS = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
-)
 #: The route label of a request no route matched (404, 405).
 UNMATCHED = "(unmatched)"
 #: The status label of a request whose handler was cancelled (the client went away).
@@ -169,7 +166,7 @@ class Metrics(observe.ServerObserver):
         key = (route, method, status)
         children = self._children.get(key)
         if children is None:
-            label_method = method if method in _KNOWN_METHODS else "_OTHER"
+            label_method = method if method in KNOWN_METHODS else "_OTHER"
             label_status = CLIENT_CLOSED if status < 0 else str(status)
             children = self._children[key] = (
                 self.requests.labels(route, label_method, label_status),
@@ -244,8 +241,7 @@ def _body_size(response: web.StreamResponse) -> int:
 
 
 def _route_label(request: web.Request) -> str:
-    route = request.match_info.route
-    resource = route.resource if route is not None else None
+    resource = route_resource(request)
     if resource is None:
         return UNMATCHED
     label: str = resource.name or resource.canonical

@@ -28,19 +28,15 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from .. import web
 from .._version import __version__
 from ..client import propagation
+from .routes import KNOWN_METHODS, route_resource
 
 __all__ = ("instrument_client", "setup", "uninstrument_client")
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_KNOWN_METHODS = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
-)
-
 
 def _route_template(request: web.Request) -> str | None:
-    route = request.match_info.route
-    resource = route.resource if route is not None else None
+    resource = route_resource(request)
     return resource.canonical if resource is not None else None
 
 
@@ -94,7 +90,7 @@ def setup(
 
     @web.middleware
     async def tracing_middleware(request: web.Request, handler: _Handler) -> Any:
-        method = request.method if request.method in _KNOWN_METHODS else "_OTHER"
+        method = request.method if request.method in KNOWN_METHODS else "_OTHER"
         route = _route_template(request)
         name_method = "HTTP" if method == "_OTHER" else method
         with tracer.start_as_current_span(

@@ -91,6 +91,27 @@ def build_app(web: ModuleType, normalize: Any) -> Any:
     async def no_content(request: Any) -> Any:
         return web.Response(status=204)
 
+    # aiohttp's own exception classes, raised on both servers (code written for aiohttp.web,
+    # such as aiohttp-security's check_permission, does so on a heron app).
+    async def aiohttp_forbidden(request: Any) -> Any:
+        raise aiohttp_web.HTTPForbidden()  # error_pages above catches it
+
+    async def aiohttp_gone(request: Any) -> Any:
+        raise aiohttp_web.HTTPGone(
+            headers={"X-Why": "removed"}, content_type="text/html", text="<p>gone</p>"
+        )
+
+    async def aiohttp_found(request: Any) -> Any:
+        redirect = aiohttp_web.HTTPFound("/target?x=1")
+        redirect.set_cookie("seen", "1", httponly=True)
+        raise redirect
+
+    async def aiohttp_conflict(request: Any) -> Any:
+        raise aiohttp_web.HTTPConflict(reason="Name Taken", text="taken")
+
+    async def aiohttp_no_content(request: Any) -> Any:
+        raise aiohttp_web.HTTPNoContent(headers={"X-Done": "yes"})
+
     async def custom_reason(request: Any) -> Any:
         return web.Response(status=299, reason="Fine Enough", text="custom")
 
@@ -155,6 +176,12 @@ def build_app(web: ModuleType, normalize: Any) -> Any:
     app.router.add_get("/boom", boom)
     app.router.add_get("/gone", gone)
     app.router.add_get("/no-content", no_content)
+    app.router.add_get("/aiohttp/forbidden", aiohttp_forbidden)
+    app.router.add_get("/aiohttp/gone", aiohttp_gone)
+    app.router.add_get("/aiohttp/found", aiohttp_found)
+    app.router.add_get("/aiohttp/conflict", aiohttp_conflict)
+    app.router.add_get("/aiohttp/no-content", aiohttp_no_content)
+    sub.router.add_get("/aiohttp/gone", aiohttp_gone)
     app.router.add_get("/custom-reason", custom_reason)
     app.router.add_get("/cookies", cookies)
     app.router.add_get("/stream", stream)
@@ -199,6 +226,13 @@ REQUESTS: list[tuple[str, str, str]] = [
     ("GET", "/gone", ""),
     ("GET", "/boom", ""),
     ("GET", "/no-content", ""),
+    ("GET", "/aiohttp/forbidden", ""),
+    ("GET", "/aiohttp/gone", ""),
+    ("HEAD", "/aiohttp/gone", ""),
+    ("GET", "/aiohttp/found", ""),
+    ("GET", "/aiohttp/conflict", ""),
+    ("GET", "/aiohttp/no-content", ""),
+    ("GET", "/sub/aiohttp/gone", ""),
     ("GET", "/custom-reason", ""),
     ("GET", "/cookies", ""),
     ("GET", "/stream", ""),
