@@ -42,7 +42,7 @@ from typing import Any
 from gunicorn.config import AccessLogFormat
 from gunicorn.workers import base
 
-from ._web.worker_process import _DRAIN_WINDOW, _drain_keep_alive, _until_no_request_waits
+from ._web.drain import drain
 from .web import AccessLogger, Application, AppRunner, SockSite
 
 __all__ = ("GunicornUVLoopWebWorker", "GunicornWebWorker")
@@ -132,12 +132,10 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc]
         beating: asyncio.Task[None] | None = None
         try:
             ssl_context = self._ssl_context() if self.cfg.is_ssl else None
-            sites = []
             for listener in self.sockets:
                 # gunicorn wraps each socket; the loop wants the socket itself.
                 sock = getattr(listener, "sock", listener)
-                sites.append(SockSite(runner, sock, ssl_context=ssl_context))
-                await sites[-1].start()
+                await SockSite(runner, sock, ssl_context=ssl_context).start()
             self.booted = True
             await self._watch(runner)
             # A graceful stop may take up to the graceful timeout: the arbiter must not take
@@ -147,10 +145,7 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc]
                 # Graceful: stop accepting (what is queued goes to the other workers), let
                 # keep-alive clients learn from a "Connection: close" answer rather than a
                 # reset, and read requests already in the sockets before closing idle ones.
-                for site in sites:
-                    await site.stop()
-                await _drain_keep_alive(runner, _DRAIN_WINDOW)
-                await _until_no_request_waits(runner)
+                await drain(runner)
         finally:
             if self._quick:
                 runner._shutdown_timeout = 0.0
