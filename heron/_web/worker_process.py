@@ -35,7 +35,7 @@ from typing import Any
 
 from .app import Application
 from .drain import drain
-from .run_app import _cancel_tasks
+from .run_app import close_loop
 from .runners import AppRunner, SockSite
 
 __all__ = (
@@ -137,13 +137,7 @@ def run_worker(options: WorkerOptions, sockets: Sequence[socket.socket], status_
     try:
         return loop.run_until_complete(main)
     finally:
-        main.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            loop.run_until_complete(main)
-        _cancel_tasks(asyncio.all_tasks(loop), loop)
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
-        asyncio.set_event_loop(None)
+        close_loop(loop, main)
 
 
 async def _serve(
