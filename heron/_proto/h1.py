@@ -56,7 +56,7 @@ _VERSIONS = {"1.1": HTTP11, "1.0": HTTP10}
 # RFC 3986 3.2.2-3.2.3: uri-host [ ":" port ]; an IP-literal is checked only for its
 # brackets and characters.  Userinfo, spaces and raw non-ASCII are refused, and so is a
 # port above 65535 (no URL can be built with it).
-_HOST = re.compile(
+HOST_GRAMMAR = re.compile(
     rb"(?:\[[0-9A-Za-z:._~!$&'()*+,;=%-]+\]|(?:[0-9A-Za-z._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)"
     rb"(?::([0-9]{0,5}))?"
 )
@@ -394,7 +394,7 @@ class RequestParser:
                 raise ProtocolError(400, "Missing Host header")
         elif host != self._good_host:
             # PERF: "plaintext": checked once per connection, not per request.
-            match = _HOST.fullmatch(host)
+            match = HOST_GRAMMAR.fullmatch(host)
             if match is None or int(match[1] or 0) > 65535:
                 raise ProtocolError(400, "Invalid Host header")
             self._good_host = host
