@@ -146,11 +146,13 @@ def test_term_finishes_the_request_in_flight(processes: Processes, tmp_path: Pat
     marker = tmp_path / "in-handler"
     proc, port = one_worker(processes, marker, graceful_timeout=20)
     serving(proc, port, 1)
-    thread, result = in_background(f"http://127.0.0.1:{port}/slow?s=1.5", timeout=20)
+    thread, result = in_background(f"http://127.0.0.1:{port}/slow?held&s=15", timeout=20)
     wait_until(marker.exists, what="the slow handler to start")
     proc.send_signal(signal.SIGTERM)
     # Stopped accepting at once, while the request is still running.
     wait_until(lambda: not accepts(("127.0.0.1", port)), what="the listener to close")
+    assert thread.is_alive(), result
+    marker.unlink()  # lets the handler answer
     thread.join(timeout=20)
     assert result.get("answer") == (200, "slow done"), result
     assert proc.wait(timeout=20) == 0
