@@ -76,6 +76,12 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc]
         return asyncio.new_event_loop()
 
     def init_signals(self) -> None:
+        """gunicorn's plain handlers until the loop runs: uvloop drops a signal that arrives
+        while its loop is not running (a TERM during the app's import would be lost and the
+        worker killed only at the graceful timeout). ``_serve`` moves them into the loop."""
+        super().init_signals()
+
+    def _signals_through_the_loop(self) -> None:
         """Signals through the loop, so a handler runs between callbacks, never inside one."""
         loop = self.loop
         loop.add_signal_handler(signal.SIGTERM, self.handle_exit, signal.SIGTERM, None)
@@ -87,8 +93,6 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc]
         # Neither a graceful stop nor a log reopen should interrupt a system call.
         signal.siginterrupt(signal.SIGTERM, False)
         signal.siginterrupt(signal.SIGUSR1, False)
-        # The arbiter's SIGCHLD handler would swallow the exit status of the app's children.
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """``TERM``: graceful stop."""
@@ -127,6 +131,7 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc]
         sys.exit(self.exit_code)
 
     async def _serve(self) -> None:
+        self._signals_through_the_loop()
         runner = await self._make_runner()
         await runner.setup()
         beating: asyncio.Task[None] | None = None

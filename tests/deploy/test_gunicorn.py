@@ -228,6 +228,27 @@ def test_worker_signals(processes: Processes, tmp_path: Path) -> None:
     wait_until(lambda: pid_serving(port) != worker, what="a new worker")
 
 
+@pytest.mark.parametrize("worker", WORKERS)
+def test_term_while_the_app_loads_is_not_lost(
+    processes: Processes, tmp_path: Path, worker: str
+) -> None:
+    """A TERM that reaches a worker while it still imports the app stops it once the app is
+    loaded, not at the graceful timeout (uvloop drops a signal its loop is not running for)."""
+    marker = tmp_path / "in-import"
+    proc, _ = gunicorn(
+        processes,
+        "tests.deploy.held_import:init",
+        *("-k", worker, "-w", "1", "--graceful-timeout", "60"),
+        HERON_TEST_MARKER=str(marker),
+    )
+    wait_until(marker.exists, what="the worker to import the app")
+    proc.send_signal(signal.SIGTERM)
+    # The arbiter logs the signal, then sends TERM to its worker at once.
+    wait_until(lambda: "Handling signal: term" in processes.log_of(proc), what="the arbiter")
+    marker.unlink()  # lets the import finish
+    assert proc.wait(timeout=20) == 0
+
+
 @pytest.mark.slow
 def test_blocked_loop_is_killed_by_the_arbiter(processes: Processes) -> None:
     """The heartbeat comes from inside the event loop: a loop blocked past --timeout stops it,
