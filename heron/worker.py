@@ -75,12 +75,6 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc]
     def _new_loop(self) -> asyncio.AbstractEventLoop:
         return asyncio.new_event_loop()
 
-    def init_signals(self) -> None:
-        """gunicorn's plain handlers until the loop runs: uvloop drops a signal that arrives
-        while its loop is not running (a TERM during the app's import would be lost and the
-        worker killed only at the graceful timeout). ``_serve`` moves them into the loop."""
-        super().init_signals()
-
     def _signals_through_the_loop(self) -> None:
         """Signals through the loop, so a handler runs between callbacks, never inside one."""
         loop = self.loop
@@ -131,6 +125,9 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc]
         sys.exit(self.exit_code)
 
     async def _serve(self) -> None:
+        # Until now gunicorn's own init_signals handlers (plain ones, which also reset the
+        # arbiter's SIGCHLD handler) were in place: uvloop drops a signal that arrives while
+        # its loop is not running, so a TERM during the app's import would have been lost.
         self._signals_through_the_loop()
         runner = await self._make_runner()
         await runner.setup()
