@@ -48,7 +48,7 @@ from typing import NoReturn, Protocol
 from yarl import URL
 
 from . import hdrs
-from ._proto.h1 import _HOST as HOST_GRAMMAR
+from ._proto.h1 import HOST_GRAMMAR
 from .web import (
     Application,
     HTTPBadRequest,

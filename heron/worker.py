@@ -42,7 +42,7 @@ from typing import Any
 from gunicorn.config import AccessLogFormat
 from gunicorn.workers import base
 
-from ._web.worker_process import _DRAIN_WINDOW, _drain_keep_alive, _until_no_request_waits
+from ._web.drain import drain
 from .web import AccessLogger, Application, AppRunner, SockSite
 
 __all__ = ("GunicornUVLoopWebWorker", "GunicornWebWorker")
@@ -75,7 +75,7 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc]
     def _new_loop(self) -> asyncio.AbstractEventLoop:
         return asyncio.new_event_loop()
 
-    def init_signals(self) -> None:
+    def _signals_through_the_loop(self) -> None:
         """Signals through the loop, so a handler runs between callbacks, never inside one."""
         loop = self.loop
         loop.add_signal_handler(signal.SIGTERM, self.handle_exit, signal.SIGTERM, None)
@@ -87,8 +87,6 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc]
         # Neither a graceful stop nor a log reopen should interrupt a system call.
         signal.siginterrupt(signal.SIGTERM, False)
         signal.siginterrupt(signal.SIGUSR1, False)
-        # The arbiter's SIGCHLD handler would swallow the exit status of the app's children.
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """``TERM``: graceful stop."""
@@ -127,17 +125,19 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc]
         sys.exit(self.exit_code)
 
     async def _serve(self) -> None:
+        # Until now gunicorn's own init_signals handlers (plain ones, which also reset the
+        # arbiter's SIGCHLD handler) were in place: uvloop drops a signal that arrives while
+        # its loop is not running, so a TERM during the app's import would have been lost.
+        self._signals_through_the_loop()
         runner = await self._make_runner()
         await runner.setup()
         beating: asyncio.Task[None] | None = None
         try:
             ssl_context = self._ssl_context() if self.cfg.is_ssl else None
-            sites = []
             for listener in self.sockets:
                 # gunicorn wraps each socket; the loop wants the socket itself.
                 sock = getattr(listener, "sock", listener)
-                sites.append(SockSite(runner, sock, ssl_context=ssl_context))
-                await sites[-1].start()
+                await SockSite(runner, sock, ssl_context=ssl_context).start()
             self.booted = True
             await self._watch(runner)
             # A graceful stop may take up to the graceful timeout: the arbiter must not take
@@ -147,10 +147,7 @@ class GunicornWebWorker(base.Worker):  # type: ignore[misc]
                 # Graceful: stop accepting (what is queued goes to the other workers), let
                 # keep-alive clients learn from a "Connection: close" answer rather than a
                 # reset, and read requests already in the sockets before closing idle ones.
-                for site in sites:
-                    await site.stop()
-                await _drain_keep_alive(runner, _DRAIN_WINDOW)
-                await _until_no_request_waits(runner)
+                await drain(runner)
         finally:
             if self._quick:
                 runner._shutdown_timeout = 0.0

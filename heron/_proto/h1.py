@@ -57,7 +57,7 @@ _LINE_ENDS = (b"\n", b"\r")
 # RFC 3986 3.2.2-3.2.3: uri-host [ ":" port ]; an IP-literal is checked only for its
 # brackets and characters.  Userinfo, spaces and raw non-ASCII are refused, and so is a
 # port above 65535 (no URL can be built with it).
-_HOST = re.compile(
+HOST_GRAMMAR = re.compile(
     rb"(?:\[[0-9A-Za-z:._~!$&'()*+,;=%-]+\]|(?:[0-9A-Za-z._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)"
     rb"(?::([0-9]{0,5}))?"
 )
@@ -455,7 +455,7 @@ class RequestParser:
                 raise ProtocolError(400, "Missing Host header")
         elif host != self._good_host:
             # PERF: "plaintext": checked once per connection, not per request.
-            match = _HOST.fullmatch(host)
+            match = HOST_GRAMMAR.fullmatch(host)
             if match is None or int(match[1] or 0) > 65535:
                 raise ProtocolError(400, "Invalid Host header")
             self._good_host = host

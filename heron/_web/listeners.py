@@ -20,12 +20,23 @@ from .._util.systemd import listen_fds
 __all__ = ("Listeners", "bind_tcp", "bind_unix", "from_fd", "socket_name")
 
 
-def _prepare_tcp(sock: socket.socket, family: int, *, reuse_port: bool) -> None:
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    if family == socket.AF_INET6:
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+def _listen_tcp(
+    family: int, address: tuple[Any, ...], backlog: int, *, reuse_port: bool, proto: int = 0
+) -> socket.socket:
+    """One listening TCP socket (closed again if binding or listening fails)."""
+    sock = socket.socket(family, socket.SOCK_STREAM, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def bind_tcp(
@@ -38,15 +49,13 @@ def bind_tcp(
     sockets: list[socket.socket] = []
     seen: set[tuple[object, ...]] = set()
     try:
-        for family, type_, proto, _, address in infos:
+        for family, _, proto, _, address in infos:
             if (family, address) in seen:
                 continue
             seen.add((family, address))
-            sock = socket.socket(family, type_, proto)
-            sockets.append(sock)
-            _prepare_tcp(sock, family, reuse_port=reuse_port)
-            sock.bind(address)
-            sock.listen(backlog)
+            sockets.append(
+                _listen_tcp(family, address, backlog, reuse_port=reuse_port, proto=proto)
+            )
     except BaseException:
         for sock in sockets:
             sock.close()
@@ -163,7 +172,7 @@ class Listeners:
         """The sockets a worker in ``slot`` serves (binding the slot's own ones if needed)."""
         if self._addresses and slot not in self._slots:
             self._slots[slot] = [
-                _bind_reuse_port(family, address, self._backlog)
+                _listen_tcp(family, address, self._backlog, reuse_port=True)
                 for family, address in self._addresses
             ]
         return [*self.shared, *self._slots.get(slot, ())]
@@ -190,15 +199,3 @@ class Listeners:
             with contextlib.suppress(OSError):
                 os.unlink(path)
         self._unix_paths.clear()
-
-
-def _bind_reuse_port(family: int, address: tuple[Any, ...], backlog: int) -> socket.socket:
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        _prepare_tcp(sock, family, reuse_port=True)
-        sock.bind(address)
-        sock.listen(backlog)
-    except BaseException:
-        sock.close()
-        raise
-    return sock

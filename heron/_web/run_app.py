@@ -14,7 +14,7 @@ from .app import Application
 from .log import AbstractAccessLogger, AccessLogger, access_logger
 from .runners import AppRunner, BaseSite, GracefulExit, SockSite, TCPSite, UnixSite
 
-__all__ = ("run_app",)
+__all__ = ("close_loop", "run_app")
 
 
 async def _run_app(
@@ -181,15 +181,21 @@ def run_app(
     except (GracefulExit, KeyboardInterrupt):
         pass
     finally:
-        try:
-            main_task.cancel()
-            with contextlib.suppress(
-                asyncio.CancelledError, GracefulExit, KeyboardInterrupt, Exception
-            ):
-                # Cancelling the main task runs the runner's graceful cleanup.
-                loop.run_until_complete(main_task)
-        finally:
-            _cancel_tasks(asyncio.all_tasks(loop), loop)
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-            asyncio.set_event_loop(None)
+        close_loop(loop, main_task)
+
+
+def close_loop(loop: asyncio.AbstractEventLoop, main_task: asyncio.Task[Any]) -> None:
+    """Cancel ``main_task`` and run it to its end (its ``finally`` cleans up), cancel the
+    tasks left, then close ``loop`` and unset it: the end of a process's serving loop."""
+    try:
+        main_task.cancel()
+        with contextlib.suppress(
+            asyncio.CancelledError, GracefulExit, KeyboardInterrupt, Exception
+        ):
+            # Cancelling the main task runs the runner's graceful cleanup.
+            loop.run_until_complete(main_task)
+    finally:
+        _cancel_tasks(asyncio.all_tasks(loop), loop)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+        asyncio.set_event_loop(None)

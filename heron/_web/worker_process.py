@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import select
 import signal
 import socket
 import sys
@@ -35,10 +34,8 @@ from importlib import import_module
 from typing import Any
 
 from .app import Application
-from .exceptions import HTTPException
-from .request import BaseRequest
-from .response import StreamResponse
-from .run_app import _cancel_tasks
+from .drain import drain
+from .run_app import close_loop
 from .runners import AppRunner, SockSite
 
 __all__ = (
@@ -59,10 +56,6 @@ RECYCLE = b"M"
 BOOT_ERROR = 3
 
 log = logging.getLogger("heron.worker")
-
-# After it stops accepting, a worker answers every request with "Connection: close" for up to
-# this long before it closes the keep-alive connections still idle (see _drain_keep_alive).
-_DRAIN_WINDOW = 1.0
 
 
 @dataclass(frozen=True)
@@ -144,13 +137,7 @@ def run_worker(options: WorkerOptions, sockets: Sequence[socket.socket], status_
     try:
         return loop.run_until_complete(main)
     finally:
-        main.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            loop.run_until_complete(main)
-        _cancel_tasks(asyncio.all_tasks(loop), loop)
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
-        asyncio.set_event_loop(None)
+        close_loop(loop, main)
 
 
 async def _serve(
@@ -189,11 +176,7 @@ async def _serve(
         channel.send(READY)
         await stop.wait()
         await _drain_delay(loop, runner)
-        # Stop accepting first; connections still queued go to the other workers.
-        for site in sites:
-            await site.stop()
-        await _drain_keep_alive(runner, _DRAIN_WINDOW)
-        await _until_no_request_waits(runner)
+        await drain(runner)
         return 0  # the cleanup below closes the idle connections before it yields
     finally:
         try:
@@ -203,59 +186,6 @@ async def _serve(
             # Beating on through the shutdown: handlers may run longer than --timeout.
             beat.cancel()
             sys.stdout.flush()
-
-
-async def _drain_keep_alive(runner: AppRunner, window: float) -> None:
-    """Let keep-alive connections end cleanly before the shutdown closes the idle ones.
-
-    Closing an idle keep-alive connection races the client's next request on it (the client
-    may send before it sees the close).  So for up to ``window`` seconds, or until no
-    connection is left, every answer says ``Connection: close`` and its connection closes
-    after it: a client that keeps sending finds out from an answer, not from a reset.
-    """
-    server = runner.server
-    if server is None or not server.connections:
-        return
-    handler = server.request_handler
-
-    async def answer_and_close(request: BaseRequest) -> StreamResponse:
-        try:
-            response = await handler(request)
-        except HTTPException as exc:
-            exc.force_close()
-            raise
-        response.force_close()
-        return response
-
-    # Read per request by the server, so this reaches the connections already open.
-    server.request_handler = answer_and_close
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + window
-    while server.connections and loop.time() < deadline:
-        await asyncio.sleep(0.02)
-
-
-async def _until_no_request_waits(runner: AppRunner, turns: int = 100) -> None:
-    """Wait (a few loop turns) until no idle keep-alive connection has unread bytes.
-
-    Closing a connection whose next request is already in the socket's buffer resets it and
-    loses that request; once the loop has read it, the connection is busy and closes after
-    its answer instead.  The window left is a request arriving between this check and the
-    close, microseconds later.
-    """
-    server = runner.server
-    if server is None:
-        return
-    for _ in range(turns):
-        poller = select.poll()
-        for conn in server.connections:
-            transport = conn.transport
-            sock = transport.get_extra_info("socket") if transport is not None else None
-            if conn.is_idle and sock is not None:
-                poller.register(sock.fileno(), select.POLLIN)
-        if not poller.poll(0):
-            return
-        await asyncio.sleep(0)
 
 
 async def _drain_delay(loop: asyncio.AbstractEventLoop, runner: AppRunner) -> None:

@@ -29,10 +29,22 @@ async def whoami(request: web.Request) -> web.Response:
 
 
 async def slow(request: web.Request) -> web.Response:
-    """Answers after ``?s=`` seconds (default 1); announces itself through the marker file."""
-    if _MARKER:
-        Path(_MARKER).write_text(str(os.getpid()))
-    await asyncio.sleep(float(request.query.get("s", "1")))
+    """Answers after ``?s=`` seconds (default 1); announces itself through the marker file.
+
+    With ``?held``, it answers as soon as the test removes the marker (``s`` bounds the wait):
+    the test, not a fixed delay, decides how long the request stays in flight.
+    """
+    seconds = float(request.query.get("s", "1"))
+    marker = Path(_MARKER) if _MARKER else None
+    if marker is not None:
+        marker.write_text(str(os.getpid()))
+    if marker is None or "held" not in request.query:
+        await asyncio.sleep(seconds)
+    else:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while marker.exists() and loop.time() < deadline:
+            await asyncio.sleep(0.01)
     return web.Response(text="slow done")
 
 

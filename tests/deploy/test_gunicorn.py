@@ -146,11 +146,13 @@ def test_term_finishes_the_request_in_flight(processes: Processes, tmp_path: Pat
     marker = tmp_path / "in-handler"
     proc, port = one_worker(processes, marker, graceful_timeout=20)
     serving(proc, port, 1)
-    thread, result = in_background(f"http://127.0.0.1:{port}/slow?s=1.5", timeout=20)
+    thread, result = in_background(f"http://127.0.0.1:{port}/slow?held&s=15", timeout=20)
     wait_until(marker.exists, what="the slow handler to start")
     proc.send_signal(signal.SIGTERM)
     # Stopped accepting at once, while the request is still running.
     wait_until(lambda: not accepts(("127.0.0.1", port)), what="the listener to close")
+    assert thread.is_alive(), result
+    marker.unlink()  # lets the handler answer
     thread.join(timeout=20)
     assert result.get("answer") == (200, "slow done"), result
     assert proc.wait(timeout=20) == 0
@@ -224,6 +226,27 @@ def test_worker_signals(processes: Processes, tmp_path: Path) -> None:
     assert not thread.is_alive()
     assert "error" in result, result  # the connection closed without an answer
     wait_until(lambda: pid_serving(port) != worker, what="a new worker")
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_term_while_the_app_loads_is_not_lost(
+    processes: Processes, tmp_path: Path, worker: str
+) -> None:
+    """A TERM that reaches a worker while it still imports the app stops it once the app is
+    loaded, not at the graceful timeout (uvloop drops a signal its loop is not running for)."""
+    marker = tmp_path / "in-import"
+    proc, _ = gunicorn(
+        processes,
+        "tests.deploy.held_import:init",
+        *("-k", worker, "-w", "1", "--graceful-timeout", "60"),
+        HERON_TEST_MARKER=str(marker),
+    )
+    wait_until(marker.exists, what="the worker to import the app")
+    proc.send_signal(signal.SIGTERM)
+    # The arbiter logs the signal, then sends TERM to its worker at once.
+    wait_until(lambda: "Handling signal: term" in processes.log_of(proc), what="the arbiter")
+    marker.unlink()  # lets the import finish
+    assert proc.wait(timeout=20) == 0
 
 
 @pytest.mark.slow
