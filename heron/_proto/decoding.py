@@ -88,28 +88,29 @@ class ZlibDecoder:
         self._tail = self._tail + data if self._tail else data
 
     def read(self, max_length: int) -> bytes:
-        obj = self._obj
-        try:
-            if obj.eof:
-                rest = obj.unused_data + self._tail
-                self._tail = b""
-                if not rest:
-                    return b""
-                if not self._gzip:
-                    raise ContentDecodingError("Data after the end of a deflate stream")
-                # Another gzip member follows (RFC 1952 allows several).
-                obj = self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                self._tail = rest
-            out = obj.decompress(self._tail, max_length)
-        except zlib.error as exc:
-            raise ContentDecodingError(f"Cannot decode {self._coding}: {exc}") from None
-        self._tail = obj.unconsumed_tail
-        if not out and obj.eof and obj.unused_data:
+        # A loop, not recursion: a body may hold thousands of empty gzip members.
+        while True:
+            obj = self._obj
+            try:
+                if obj.eof:
+                    rest = obj.unused_data + self._tail
+                    self._tail = b""
+                    if not rest:
+                        return b""
+                    if not self._gzip:
+                        raise ContentDecodingError("Data after the end of a deflate stream")
+                    # Another gzip member follows (RFC 1952 allows several).
+                    obj = self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    self._tail = rest
+                out = obj.decompress(self._tail, max_length)
+            except zlib.error as exc:
+                raise ContentDecodingError(f"Cannot decode {self._coding}: {exc}") from None
+            self._tail = obj.unconsumed_tail
+            if out or not (obj.eof and obj.unused_data):
+                return out
             # A member ended without output and the next one is here already: go on
             # with it now (b"" would tell the caller to feed more, and finish() would
             # take the ended member for the whole body).
-            return self.read(max_length)
-        return out
 
     @property
     def _coding(self) -> str:
