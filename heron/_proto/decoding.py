@@ -175,22 +175,29 @@ class ZstdDecoder:
         self._pending = self._pending + data if self._pending else data
 
     def read(self, max_length: int) -> bytes:
-        obj = self._obj
-        try:
-            if obj.eof:
-                rest = obj.unused_data + self._pending
-                if not rest:
+        while True:
+            obj = self._obj
+            try:
+                if obj.eof:
+                    rest = obj.unused_data + self._pending
+                    if not rest:
+                        return b""
+                    obj = self._obj = _zstd.ZstdDecompressor()
+                    self._pending = rest
+                if self._pending:
+                    data, self._pending = self._pending, b""
+                    out = bytes(obj.decompress(data, max_length))
+                elif not obj.needs_input:
+                    out = bytes(obj.decompress(b"", max_length))
+                else:
                     return b""
-                obj = self._obj = _zstd.ZstdDecompressor()
-                self._pending = rest
-            if self._pending:
-                data, self._pending = self._pending, b""
-                return bytes(obj.decompress(data, max_length))
-            if not obj.needs_input:
-                return bytes(obj.decompress(b"", max_length))
-        except _zstd.ZstdError as exc:
-            raise ContentDecodingError(f"Cannot decode zstd: {exc}") from None
-        return b""
+            except _zstd.ZstdError as exc:
+                raise ContentDecodingError(f"Cannot decode zstd: {exc}") from None
+            if out or not (obj.eof and obj.unused_data):
+                return out
+            # A frame ended without output and the next one is here already: go on with
+            # it now, as ZlibDecoder does with gzip members (b"" would tell the caller to
+            # feed more, and finish() would take the ended frame for the whole body).
 
     def finish(self) -> None:
         if self._started and not self._obj.eof:

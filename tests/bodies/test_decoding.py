@@ -104,3 +104,15 @@ def test_many_empty_gzip_members_are_skipped_without_recursion() -> None:
     assert decode("gzip", [body]) == b"data"
     with pytest.raises(ContentDecodingError):
         decode("gzip", [body[:-4]])
+
+
+@pytest.mark.skipif("zstd" not in CONTENT_CODINGS, reason="no zstd module")
+def test_zstd_frame_ending_without_output_does_not_hide_the_next() -> None:
+    """An empty frame, then a truncated one, in one read: the truncation is an error
+    (finish() took the ended empty frame for the whole body and the rest passed)."""
+    from heron._proto.decoding import _zstd
+
+    body = _zstd.compress(b"") * 3 + _zstd.compress(b"data")
+    assert decode("zstd", [body]) == b"data"
+    with pytest.raises(ContentDecodingError):
+        decode("zstd", [body[:-3]])
