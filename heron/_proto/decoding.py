@@ -106,11 +106,11 @@ class ZlibDecoder:
             except zlib.error as exc:
                 raise ContentDecodingError(f"Cannot decode {self._coding}: {exc}") from None
             self._tail = obj.unconsumed_tail
+            # A member that ended without output, the next one here already: go on with
+            # it now (b"" would tell the caller to feed more, and finish() would take the
+            # ended member for the whole body).
             if out or not (obj.eof and obj.unused_data):
                 return out
-            # A member ended without output and the next one is here already: go on
-            # with it now (b"" would tell the caller to feed more, and finish() would
-            # take the ended member for the whole body).
 
     @property
     def _coding(self) -> str:
@@ -193,11 +193,10 @@ class ZstdDecoder:
                     return b""
             except _zstd.ZstdError as exc:
                 raise ContentDecodingError(f"Cannot decode zstd: {exc}") from None
+            # A frame that ended without output, the next one here already: go on with it
+            # now, as ZlibDecoder does with gzip members.
             if out or not (obj.eof and obj.unused_data):
                 return out
-            # A frame ended without output and the next one is here already: go on with
-            # it now, as ZlibDecoder does with gzip members (b"" would tell the caller to
-            # feed more, and finish() would take the ended frame for the whole body).
 
     def finish(self) -> None:
         if self._started and not self._obj.eof:
