@@ -484,10 +484,7 @@ class HttpProtocol(asyncio.Protocol):
         receiving = self._receiving
         if receiving is not None:
             self._receiving = None
-            head = self._parser.body_head
-            if head is not None:
-                head.keep_alive = False
-            receiving.set_exception(_cut_short(head))
+            receiving.set_exception(_cut_short(self._close_after_body()))
         # A body being discarded will never end now: stop waiting for it.
         self._finish_discard(False)
         if self._task is None and not self._queue:
@@ -749,6 +746,13 @@ class HttpProtocol(asyncio.Protocol):
         self._body_paused = True
         self._update_reading()
 
+    def _close_after_body(self) -> RequestHead | None:
+        """The request whose body broke mid-way (None past its end): its response closes."""
+        head = self._parser.body_head
+        if head is not None:
+            head.keep_alive = False
+        return head
+
     def _fail(self, exc: ProtocolError) -> None:
         """The peer broke the protocol: stop parsing, answer once in order, close."""
         self._error = exc
@@ -758,9 +762,7 @@ class HttpProtocol(asyncio.Protocol):
             # handler's read fails (a 400 unless it answers itself), and its response
             # says the connection closes.
             self._receiving = None
-            head = self._parser.body_head
-            if head is not None:
-                head.keep_alive = False
+            self._close_after_body()
             receiving.set_exception(TransferEncodingError(exc.reason, exc.status))
             self._error_needs_response = False
             # A body being discarded after its response ends here.

@@ -88,28 +88,29 @@ class ZlibDecoder:
         self._tail = self._tail + data if self._tail else data
 
     def read(self, max_length: int) -> bytes:
-        obj = self._obj
-        try:
-            if obj.eof:
-                rest = obj.unused_data + self._tail
-                self._tail = b""
-                if not rest:
-                    return b""
-                if not self._gzip:
-                    raise ContentDecodingError("Data after the end of a deflate stream")
-                # Another gzip member follows (RFC 1952 allows several).
-                obj = self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                self._tail = rest
-            out = obj.decompress(self._tail, max_length)
-        except zlib.error as exc:
-            raise ContentDecodingError(f"Cannot decode {self._coding}: {exc}") from None
-        self._tail = obj.unconsumed_tail
-        if not out and obj.eof and obj.unused_data:
-            # A member ended without output and the next one is here already: go on
-            # with it now (b"" would tell the caller to feed more, and finish() would
-            # take the ended member for the whole body).
-            return self.read(max_length)
-        return out
+        # A loop, not recursion: a body may hold thousands of empty gzip members.
+        while True:
+            obj = self._obj
+            try:
+                if obj.eof:
+                    rest = obj.unused_data + self._tail
+                    self._tail = b""
+                    if not rest:
+                        return b""
+                    if not self._gzip:
+                        raise ContentDecodingError("Data after the end of a deflate stream")
+                    # Another gzip member follows (RFC 1952 allows several).
+                    obj = self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    self._tail = rest
+                out = obj.decompress(self._tail, max_length)
+            except zlib.error as exc:
+                raise ContentDecodingError(f"Cannot decode {self._coding}: {exc}") from None
+            self._tail = obj.unconsumed_tail
+            # A member that ended without output, the next one here already: go on with
+            # it now (b"" would tell the caller to feed more, and finish() would take the
+            # ended member for the whole body).
+            if out or not (obj.eof and obj.unused_data):
+                return out
 
     @property
     def _coding(self) -> str:
@@ -174,22 +175,28 @@ class ZstdDecoder:
         self._pending = self._pending + data if self._pending else data
 
     def read(self, max_length: int) -> bytes:
-        obj = self._obj
-        try:
-            if obj.eof:
-                rest = obj.unused_data + self._pending
-                if not rest:
+        while True:
+            obj = self._obj
+            try:
+                if obj.eof:
+                    rest = obj.unused_data + self._pending
+                    if not rest:
+                        return b""
+                    obj = self._obj = _zstd.ZstdDecompressor()
+                    self._pending = rest
+                if self._pending:
+                    data, self._pending = self._pending, b""
+                    out = bytes(obj.decompress(data, max_length))
+                elif not obj.needs_input:
+                    out = bytes(obj.decompress(b"", max_length))
+                else:
                     return b""
-                obj = self._obj = _zstd.ZstdDecompressor()
-                self._pending = rest
-            if self._pending:
-                data, self._pending = self._pending, b""
-                return bytes(obj.decompress(data, max_length))
-            if not obj.needs_input:
-                return bytes(obj.decompress(b"", max_length))
-        except _zstd.ZstdError as exc:
-            raise ContentDecodingError(f"Cannot decode zstd: {exc}") from None
-        return b""
+            except _zstd.ZstdError as exc:
+                raise ContentDecodingError(f"Cannot decode zstd: {exc}") from None
+            # A frame that ended without output, the next one here already: go on with it
+            # now, as ZlibDecoder does with gzip members.
+            if out or not (obj.eof and obj.unused_data):
+                return out
 
     def finish(self) -> None:
         if self._started and not self._obj.eof:

@@ -39,11 +39,10 @@ from .exceptions import (
     HTTPException,
     HTTPGatewayTimeout,
     HTTPInternalServerError,
-    HTTPRequestHeaderFieldsTooLarge,
     from_aiohttp,
 )
 from .log import AbstractAccessLogger, AccessLogger, access_logger
-from .request import BaseRequest, bad_input_reason
+from .request import BaseRequest, bad_body, bad_input_reason
 from .response import Response, StreamResponse
 
 __all__ = ("RequestHandler", "Server", "server_logger")
@@ -96,14 +95,6 @@ def internal_error(
         response = HTTPInternalServerError(text=f"{_ERROR_TITLE}\n\n{trace}")
     else:
         response = HTTPInternalServerError(text=_ERROR_TEXT)
-    response.force_close()
-    return response
-
-
-def bad_body(exc: PayloadEncodingError) -> HTTPException:
-    """The answer to a body the client framed or encoded badly: 4xx, then close."""
-    cls = HTTPRequestHeaderFieldsTooLarge if exc.status == 431 else HTTPBadRequest
-    response = cls(text=exc.reason)
     response.force_close()
     return response
 
@@ -255,7 +246,7 @@ class Server:
                 return False
             if isinstance(exc, PayloadEncodingError):
                 # The client's fault (bad framing or coding, a body cut short): a 4xx.
-                response = bad_body(exc)
+                response = bad_body(exc.reason, exc.status)
             else:
                 response = internal_error(request)
         except asyncio.TimeoutError as exc:

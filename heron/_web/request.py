@@ -33,7 +33,12 @@ from .._proto.h1 import HttpVersion, RequestHead
 from .._util.grammar import TOKEN
 from .._util.reify import reify
 from .bodies import read_multipart_form, too_many_fields
-from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
+from .exceptions import (
+    HTTPBadRequest,
+    HTTPException,
+    HTTPRequestEntityTooLarge,
+    HTTPRequestHeaderFieldsTooLarge,
+)
 from .multipart import MultipartReader
 from .response import ETag
 from .state import StateMapping, warn_str_key
@@ -603,7 +608,7 @@ class BaseRequest(StateMapping[str]):
             try:
                 text = (await self.read()).rstrip().decode(charset)
             except (LookupError, UnicodeDecodeError):
-                raise _bad_body(f"Form body is not {charset} text") from None
+                raise bad_body(f"Form body is not {charset} text") from None
             max_fields = self._client_max_fields
             try:
                 pairs = parse_qsl(
@@ -794,8 +799,11 @@ def bad_input_reason(exc: BaseException) -> str | None:
     return reason
 
 
-def _bad_body(reason: str) -> HTTPBadRequest:
-    exc = HTTPBadRequest(text=reason)
+def bad_body(reason: str, status: int = 400) -> HTTPException:
+    """The answer to a body the client sent badly: ``status`` (400, or 431 for oversized
+    trailers) saying ``reason``, then close."""
+    cls = HTTPRequestHeaderFieldsTooLarge if status == 431 else HTTPBadRequest
+    exc = cls(text=reason)
     exc.force_close()
     return exc
 

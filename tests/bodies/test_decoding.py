@@ -95,3 +95,24 @@ def test_gzip_member_ending_a_read_does_not_hide_the_next() -> None:
         assert decode("gzip", [first[:cut], first[cut:] + second]) == b"one two"
         with pytest.raises(ContentDecodingError):
             decode("gzip", [first[:cut], first[cut:] + second[:-4]])
+
+
+def test_many_empty_gzip_members_are_skipped_without_recursion() -> None:
+    """Thousands of empty members (60 KB of body) before the data: decoded, not a
+    RecursionError (a 500 and a logged traceback for a small request)."""
+    body = gzip.compress(b"") * 3000 + gzip.compress(b"data")
+    assert decode("gzip", [body]) == b"data"
+    with pytest.raises(ContentDecodingError):
+        decode("gzip", [body[:-4]])
+
+
+@pytest.mark.skipif("zstd" not in CONTENT_CODINGS, reason="no zstd module")
+def test_zstd_frame_ending_without_output_does_not_hide_the_next() -> None:
+    """An empty frame, then a truncated one, in one read: the truncation is an error
+    (finish() took the ended empty frame for the whole body and the rest passed)."""
+    from heron._proto.decoding import _zstd
+
+    body = _zstd.compress(b"") * 3 + _zstd.compress(b"data")
+    assert decode("zstd", [body]) == b"data"
+    with pytest.raises(ContentDecodingError):
+        decode("zstd", [body[:-3]])

@@ -13,7 +13,6 @@ import asyncio
 import pytest
 
 from heron import web
-from heron._proto.h1 import RequestHead, RequestParser
 
 from .conftest import Serve
 
@@ -65,29 +64,3 @@ async def test_unparseable_request_line_answered_at_once(
     assert head.startswith(b"HTTP/1.1 %d " % status), data
     assert b"\r\nConnection: close" in head
     assert data.count(b"HTTP/1.1 ") == 1
-
-
-def test_valid_request_line_split_anywhere_still_parsed() -> None:
-    """The early check waits for a line still arriving (no version yet is not HTTP/0.9)."""
-    request = b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n"
-    for cut in range(1, len(request)):
-        for cut2 in range(cut, len(request)):
-            heads: list[RequestHead] = []
-            parser = RequestParser(_Sink(heads))
-            for piece in (request[:cut], request[cut:cut2], request[cut2:]):
-                parser.feed(piece)
-            assert [h.target for h in heads] == ["/x"], (cut, cut2)
-
-
-class _Sink:
-    def __init__(self, heads: list[RequestHead]) -> None:
-        self.heads = heads
-
-    def on_request_head(self, head: RequestHead) -> None:
-        self.heads.append(head)
-
-    def on_request_body(self, data: bytes) -> None:
-        pass
-
-    def on_request_end(self, head: RequestHead) -> None:
-        pass

@@ -347,3 +347,17 @@ def test_garbage_after_valid_prefix(data: bytes, step: int) -> None:
             parser.feed(stream[i : i + step])
     except ProtocolError as exc:
         assert 400 <= exc.status < 600
+
+
+def test_valid_request_line_split_anywhere_still_parsed() -> None:
+    """The early check of a request line (no version yet is not HTTP/0.9) waits for a
+    line still arriving: see tests/engine/test_request_lines.py for the refused ones."""
+    request = b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n"
+    for cut in range(1, len(request)):
+        for cut2 in range(cut, len(request)):
+            rec = Recorder()
+            parser = RequestParser(rec)
+            for piece in (request[:cut], request[cut:cut2], request[cut2:]):
+                parser.feed(piece)
+            targets = [event[2] for event in rec.events if event[0] == "head"]
+            assert targets == ["/x"], (cut, cut2)
