@@ -85,28 +85,32 @@ async def _run(scenario: str, requests: int, repeat: int) -> float:
     assert server is not None
     data = REQUESTS[scenario]
     per_feed = PER_FEED.get(scenario, 1)
-    best = float("inf")
-    for _ in range(repeat):
-        protocol = server()
-        transport = _Transport()
-        protocol.connection_made(transport)  # type: ignore[arg-type]
-        feeds = max(1, requests // per_feed)
-        gc.collect()
-        started = time.perf_counter()
-        for _ in range(feeds):
-            target = transport.responses + per_feed
-            protocol.data_received(data)
-            while transport.responses < target:
-                await asyncio.sleep(0)
-        elapsed = time.perf_counter() - started
-        # Let the last request's bookkeeping finish before the next run.
-        for _ in range(3):
-            await asyncio.sleep(0)
-        protocol.connection_lost(None)
-        assert not transport.closed, f"{scenario}: the connection closed"
-        best = min(best, elapsed / (feeds * per_feed))
+    best = min([await drive(server, data, requests, per_feed) for _ in range(repeat)])
     await runner.cleanup()
-    return best * 1e6
+    return best
+
+
+async def drive(server: Any, data: bytes, requests: int, per_feed: int = 1) -> float:
+    """Feed ``data`` (``per_feed`` requests) to one new connection of ``server`` until
+    ``requests`` are answered; return the wall-clock µs per request."""
+    protocol = server()
+    transport = _Transport()
+    protocol.connection_made(transport)
+    feeds = max(1, requests // per_feed)
+    gc.collect()
+    started = time.perf_counter()
+    for _ in range(feeds):
+        target = transport.responses + per_feed
+        protocol.data_received(data)
+        while transport.responses < target:
+            await asyncio.sleep(0)
+    elapsed = time.perf_counter() - started
+    # Let the last request's bookkeeping finish before the next run.
+    for _ in range(3):
+        await asyncio.sleep(0)
+    protocol.connection_lost(None)
+    assert not transport.closed, "the connection closed"
+    return elapsed / (feeds * per_feed) * 1e6
 
 
 def main(argv: list[str] | None = None) -> None:

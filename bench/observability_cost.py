@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from app import build_app
-from inproc import REQUESTS, _Transport
+from inproc import REQUESTS, drive
 
 from heron import web
 from heron.observability import JsonAccessLogger, metrics, request_ids, tracing
@@ -109,23 +107,9 @@ async def _measure(configure: Configure, requests: int) -> float:
     await runner.setup()
     server = runner.server
     assert server is not None
-    data = REQUESTS["plaintext"]
-    protocol = server()
-    transport = _Transport()
-    protocol.connection_made(transport)  # type: ignore[arg-type]
-    gc.collect()
-    started = time.perf_counter()
-    for _ in range(requests):
-        target = transport.responses + 1
-        protocol.data_received(data)
-        while transport.responses < target:
-            await asyncio.sleep(0)
-    elapsed = time.perf_counter() - started
-    for _ in range(3):
-        await asyncio.sleep(0)
-    protocol.connection_lost(None)
+    per_request = await drive(server, REQUESTS["plaintext"], requests)
     await runner.cleanup()
-    return elapsed / requests * 1e6
+    return per_request
 
 
 def main(argv: list[str] | None = None) -> None:
