@@ -40,6 +40,7 @@ from typing import Any, Protocol, cast
 
 import pytest
 
+from ._util.aiohttp_types import is_aiohttp_instance
 from ._web.app import Application
 from .test_utils import (
     BaseTestServer,
@@ -557,13 +558,6 @@ def _factory_fixture(func: Callable[..., AsyncIterator[Any]]) -> Any:
     return pytest.fixture(func)
 
 
-def _aiohttp_object(obj: object, name: str) -> bool:
-    """Whether ``obj`` is an instance of aiohttp's ``name`` (checked without importing it)."""
-    return any(
-        cls.__name__ == name and cls.__module__.startswith("aiohttp.") for cls in type(obj).__mro__
-    )
-
-
 @pytest.fixture
 def aiohttp_unused_port() -> Callable[[], int]:
     """A function returning a free TCP port of 127.0.0.1."""
@@ -579,7 +573,7 @@ async def aiohttp_server() -> AsyncIterator[AiohttpServer]:
         app: Application, *, host: str = "127.0.0.1", port: int | None = None, **kwargs: Any
     ) -> TestServer:
         server: Any
-        if _aiohttp_object(app, "Application"):
+        if is_aiohttp_instance(app, "Application"):
             from aiohttp.test_utils import TestServer as AiohttpTestServer
 
             server = AiohttpTestServer(app, host=host, port=port)  # type: ignore[arg-type]
@@ -630,7 +624,7 @@ async def aiohttp_client(aiohttp_client_cls: type[TestClient]) -> AsyncIterator[
         elif isinstance(app_or_server, Application):
             server = TestServer(app_or_server, **(server_kwargs or {}))
             client = aiohttp_client_cls(server, **kwargs)
-        elif _aiohttp_object(app_or_server, "Application") or _aiohttp_object(
+        elif is_aiohttp_instance(app_or_server, "Application") or is_aiohttp_instance(
             app_or_server, "BaseTestServer"
         ):
             client = _aiohttp_client(app_or_server, server_kwargs, kwargs)
@@ -649,7 +643,7 @@ def _aiohttp_client(app_or_server: Any, server_kwargs: Any, kwargs: dict[str, An
     from aiohttp import test_utils
 
     server = app_or_server
-    if _aiohttp_object(app_or_server, "Application"):
+    if is_aiohttp_instance(app_or_server, "Application"):
         server = test_utils.TestServer(app_or_server, **(server_kwargs or {}))
     return test_utils.TestClient(server, **kwargs)
 

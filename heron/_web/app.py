@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, get_args, overloa
 from .._io.protocol import HttpProtocol
 from .._io.streams import StreamReader
 from .._proto.h1 import RequestHead
+from .._util.aiohttp_types import is_aiohttp_instance
 from .domain import Domain, MaskDomain, MatchedSubAppResource
 from .log import AbstractAccessLogger, AccessLogger
 from .lowlevel import Server
@@ -102,12 +103,6 @@ class ResponseKey(_Key[T]):
     """A typed key for ``response[key]``."""
 
 
-def _is_aiohttp_app_key(key: object) -> bool:
-    """Whether ``key`` is an ``aiohttp.web.AppKey`` (a plugin written for aiohttp made it)."""
-    cls = type(key)
-    return cls.__name__ == "AppKey" and cls.__module__.startswith("aiohttp.")
-
-
 class Application(StateMapping[Any]):
     """A web application: ``app.router``, ``app.middlewares``, signals and state."""
 
@@ -182,7 +177,7 @@ class Application(StateMapping[Any]):
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._check_frozen()
-        if not isinstance(key, AppKey) and not _is_aiohttp_app_key(key):
+        if not isinstance(key, AppKey) and not is_aiohttp_instance(key, "AppKey"):
             warnings.warn(
                 "It is recommended to use web.AppKey instances for keys.\n"
                 "https://docs.aiohttp.org/en/stable/web_advanced.html#application-s-config",
